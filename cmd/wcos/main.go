@@ -1,0 +1,9 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/wcos-dev/wcos/bindings"
+)
+
+func main() { fmt.Println(bindings.SystemInfo()) }

@@ -1,0 +1,1 @@
+#include "wcos_native.h"
