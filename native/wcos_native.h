@@ -1,6 +1,60 @@
-// wcos native hooks: per-element work on MLP activations and logits, called from llama.cpp's eval callback.
+// wcos native code: the per-element work on MLP activations and logits. It runs inside llama.cpp's
+// eval callback (ggml_backend_sched_eval_callback) on the thread that called llama_decode, so it never
+// calls back into Go. Node names follow llama.cpp's OLMo graph (engine.md §4): ffn_swiglu-L is
+// TransformerLens hook_post, its src[0]/src[1] are ffn_gate-L (hook_pre) and ffn_up-L (hook_pre_linear).
 #ifndef WCOS_NATIVE_H
 #define WCOS_NATIVE_H
 #include <stdbool.h>
 #include <stdint.h>
+
+struct ggml_tensor;
+
+enum wcos_kind { WCOS_GATE = 0, WCOS_UP = 1, WCOS_POST = 2, WCOS_NKINDS = 3 };
+
+typedef struct wcos_hooks wcos_hooks;
+
+// wcos_hooks_new allocates hook state for a model; max_rows bounds the tokens of one decode.
+wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, float norm_eps);
+void wcos_hooks_free(wcos_hooks *h);
+
+// Capture gate/up/post of layer `layer` for neurons idx[0..n) (n < 0: all n_ff; 0: none) into C buffers of
+// [max_rows, n] floats, rows in decode order. Values are taken before any ablation at that layer.
+int wcos_hooks_capture(wcos_hooks *h, int layer, const int32_t *idx, int n);
+const float *wcos_hooks_captured(const wcos_hooks *h, int layer, int kind);
+
+// Ablate neurons idx[0..n) of layer `layer` on post: set to values[i] (NULL: 0) where the condition of
+// wcos_hooks_condition holds. signs[i] (NULL: all +1) is the refactor sign s_n used by the post
+// condition (s_n·post).
+int wcos_hooks_ablate(wcos_hooks *h, int layer, const int32_t *idx, const float *values, const int8_t *signs, int n);
+// gate, post: 0 = no condition, +1 = only where > 0, -1 = only where < 0 (strict).
+void wcos_hooks_condition(wcos_hooks *h, int gate, int post);
+
+// Record the final LayerNorm scale sqrt(var(x)+eps) of the last layer's output per row.
+void wcos_hooks_scale(wcos_hooks *h, bool on);
+const float *wcos_hooks_scales(const wcos_hooks *h);
+
+// Called before each llama_decode with the number of tokens it holds (all of which request logits).
+int wcos_hooks_begin(wcos_hooks *h, int n_rows);
+// Rows seen by layer `layer` in the current decode (equals n_rows after a complete decode).
+int wcos_hooks_rows_seen(const wcos_hooks *h, int layer);
+// The last error message, or NULL.
+const char *wcos_hooks_error(const wcos_hooks *h);
+
+// The eval callback: pass with the wcos_hooks pointer as user data.
+bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data);
+
+// Per-token metrics from logits [n_rows, n_vocab] (row-major), in float64: entropy
+// -Σ p log(p + 1e-8); where target[r] >= 0 also loss = -log p[target] and rank = number of logits
+// strictly greater than the target's (else loss 0, rank 0).
+void wcos_token_metrics(const float *logits, int64_t n_vocab, int64_t n_rows, const int32_t *target,
+                        double *entropy, double *loss, int32_t *rank);
+
+// Log sink for llama.cpp/ggml: errors go to stderr, everything else only when verbose is set.
+void wcos_log(int level, const char *text, void *user_data);
+void wcos_log_verbose(bool on);
+// matmul.c (experiments/classes): c[i*n+j] = dot(a_i, b_j) for row-major a [m,k], b [n,k], c [m,n],
+// float32 on ggml's CPU backend; 0 on success.
+int wcos_matmul_nt(const float *a, int64_t m, const float *b, int64_t n, int64_t k, float *c, int n_threads);
+// Dequantise n elements of ggml type `type` (any type with to_float, and F32) to float32; 0 on success.
+int wcos_to_float(int type, const void *src, float *dst, int64_t n);
 #endif

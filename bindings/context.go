@@ -1,0 +1,336 @@
+package bindings
+
+// #include "bindings.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/wcos-dev/wcos/hooks"
+)
+
+// ContextOptions configures an inference context.
+type ContextOptions struct {
+	// MaxTokens bounds the tokens of one Decode (all rows together); it sizes the KV cache and the
+	// hook buffers.
+	MaxTokens int
+	// MaxRows bounds the number of rows (sequences) of one Decode.
+	MaxRows int
+	// UBatch is the physical batch size (0: MaxTokens, i.e. one ubatch per decode).
+	UBatch  int
+	Threads int
+	// Exact disables flash attention and keeps the KV cache in F32: the setting that matches Hugging
+	// Face within 1e-3 (engine.md §11). Off, llama.cpp's faster defaults are used.
+	Exact bool
+}
+
+// Context is a llama.cpp context with wcos's native hooks attached to its eval callback.
+type Context struct {
+	model *Model
+	ctx   *C.struct_llama_context
+	hooks *C.wcos_hooks
+	batch C.struct_llama_batch
+	opt   ContextOptions
+	nTok  int // tokens of the last decode
+	rows  [][]int32
+}
+
+// NewContext creates a context for decoding up to opt.MaxRows sequences of opt.MaxTokens tokens in all.
+func (m *Model) NewContext(opt ContextOptions) (*Context, error) {
+	if opt.MaxTokens <= 0 {
+		return nil, errors.New("context: MaxTokens must be positive")
+	}
+	if opt.MaxRows <= 0 {
+		opt.MaxRows = 1
+	}
+	if opt.UBatch <= 0 || opt.UBatch > opt.MaxTokens {
+		opt.UBatch = opt.MaxTokens
+	}
+	if opt.Threads <= 0 {
+		opt.Threads = runtime.NumCPU()
+	}
+	p := C.llama_context_default_params()
+	p.n_ctx = C.uint32_t(opt.MaxTokens)
+	p.n_batch = C.uint32_t(opt.MaxTokens)
+	p.n_ubatch = C.uint32_t(opt.UBatch)
+	p.n_seq_max = C.uint32_t(opt.MaxRows)
+	p.n_threads = C.int32_t(opt.Threads)
+	p.n_threads_batch = C.int32_t(opt.Threads)
+	// One KV stream keeps ubatches in batch order, so the hooks can map rows by a running offset
+	// (engine.md §11: the non-unified cache hands rows out of order).
+	p.kv_unified = true
+	p.no_perf = true
+	if opt.Exact {
+		p.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
+		p.type_k = C.GGML_TYPE_F32
+		p.type_v = C.GGML_TYPE_F32
+	}
+	h := C.wcos_hooks_new(C.int(m.NLayer()), C.int(m.NFF()), C.int(m.NEmbd()), C.int(opt.MaxTokens), C.float(m.NormEps()))
+	if h == nil {
+		return nil, errors.New("context: out of memory for hooks")
+	}
+	p.cb_eval = C.ggml_backend_sched_eval_callback(C.wcos_hooks_eval)
+	p.cb_eval_user_data = unsafe.Pointer(h)
+	ctx := C.llama_init_from_model(m.m, p)
+	if ctx == nil {
+		C.wcos_hooks_free(h)
+		return nil, fmt.Errorf("%s: could not create a context for %d tokens (run with WCOS_VERBOSE=1 for llama.cpp's log)", m.Path, opt.MaxTokens)
+	}
+	c := &Context{model: m, ctx: ctx, hooks: h, opt: opt}
+	c.batch = C.llama_batch_init(C.int32_t(opt.MaxTokens), 0, 1)
+	return c, nil
+}
+
+// Close frees the context, its batch and hook buffers.
+func (c *Context) Close() {
+	if c.ctx == nil {
+		return
+	}
+	C.llama_batch_free(c.batch)
+	C.llama_free(c.ctx)
+	C.wcos_hooks_free(c.hooks)
+	c.ctx, c.hooks = nil, nil
+}
+
+// Model returns the context's model.
+func (c *Context) Model() *Model { return c.model }
+
+func (c *Context) hookErr(what string) error {
+	if msg := C.wcos_hooks_error(c.hooks); msg != nil {
+		return fmt.Errorf("%s: %s", what, C.GoString(msg))
+	}
+	return fmt.Errorf("%s failed", what)
+}
+
+// SetHooks replaces what the hooks capture and ablate for the following decodes.
+func (c *Context) SetHooks(spec hooks.Spec) error {
+	m := c.model
+	nl, nff := m.NLayer(), m.NFF()
+	if err := spec.Validate(nl, nff); err != nil {
+		return err
+	}
+	// Reset every layer, then apply the spec.
+	for l := 0; l < nl; l++ {
+		C.wcos_hooks_ablate(c.hooks, C.int(l), nil, nil, nil, 0)
+		idx, ok := spec.Capture[l]
+		var rc C.int
+		switch {
+		case !ok:
+			rc = C.wcos_hooks_capture(c.hooks, C.int(l), nil, 0)
+		case idx == nil:
+			rc = C.wcos_hooks_capture(c.hooks, C.int(l), nil, -1)
+		default:
+			ci := cInt32s(idx)
+			rc = C.wcos_hooks_capture(c.hooks, C.int(l), ci, C.int(len(idx)))
+			C.free(unsafe.Pointer(ci))
+		}
+		if rc != 0 {
+			return c.hookErr("capture")
+		}
+	}
+	gate, post := 0, 0
+	if a := spec.Ablation; a != nil {
+		gate, post = int(a.Gate), int(a.Post)
+		byLayer := map[int][]int{}
+		for i, n := range a.Neurons {
+			byLayer[n.Layer] = append(byLayer[n.Layer], i)
+		}
+		for l, is := range byLayer {
+			idx := make([]int, len(is))
+			vals := make([]float32, len(is))
+			signs := make([]int8, len(is))
+			for k, i := range is {
+				idx[k] = a.Neurons[i].Index
+				signs[k] = 1
+				if a.Values != nil {
+					vals[k] = a.Values[i]
+				}
+				if a.Signs != nil {
+					signs[k] = a.Signs[i]
+				}
+			}
+			ci, cv, cs := cInt32s(idx), cFloats(vals), cInt8s(signs)
+			rc := C.wcos_hooks_ablate(c.hooks, C.int(l), ci, cv, cs, C.int(len(idx)))
+			C.free(unsafe.Pointer(ci))
+			C.free(unsafe.Pointer(cv))
+			C.free(unsafe.Pointer(cs))
+			if rc != 0 {
+				return c.hookErr("ablation")
+			}
+		}
+	}
+	C.wcos_hooks_condition(c.hooks, C.int(gate), C.int(post))
+	C.wcos_hooks_scale(c.hooks, C.bool(spec.Scale))
+	return nil
+}
+
+// Decode runs one forward pass over rows (each an independent sequence starting at position 0),
+// requesting logits at every token. Earlier context state is cleared first.
+func (c *Context) Decode(rows [][]int32) error {
+	total := 0
+	for _, r := range rows {
+		if len(r) == 0 {
+			return errors.New("decode: empty row")
+		}
+		total += len(r)
+	}
+	if len(rows) > c.opt.MaxRows || total > c.opt.MaxTokens {
+		return fmt.Errorf("decode: %d rows of %d tokens exceed the context (%d rows, %d tokens)", len(rows), total, c.opt.MaxRows, c.opt.MaxTokens)
+	}
+	nv := int32(c.model.VocabSize())
+	b := &c.batch
+	tok := unsafe.Slice(b.token, total)
+	pos := unsafe.Slice(b.pos, total)
+	nseq := unsafe.Slice(b.n_seq_id, total)
+	seq := unsafe.Slice(b.seq_id, total)
+	out := unsafe.Slice(b.logits, total)
+	k := 0
+	for s, r := range rows {
+		for i, t := range r {
+			if t < 0 || t >= nv {
+				return fmt.Errorf("decode: row %d position %d: token id %d outside the vocabulary [0,%d)", s, i, t, nv)
+			}
+			tok[k] = C.llama_token(t)
+			pos[k] = C.llama_pos(i)
+			nseq[k] = 1
+			*seq[k] = C.llama_seq_id(s)
+			out[k] = 1 // every token: the metrics need them, and the last layer only sees output rows
+			k++
+		}
+	}
+	b.n_tokens = C.int32_t(total)
+	C.llama_memory_clear(C.llama_get_memory(c.ctx), true)
+	if C.wcos_hooks_begin(c.hooks, C.int(total)) != 0 {
+		return c.hookErr("decode")
+	}
+	if rc := C.llama_decode(c.ctx, *b); rc != 0 {
+		if msg := C.wcos_hooks_error(c.hooks); msg != nil {
+			return fmt.Errorf("decode: hook: %s", C.GoString(msg))
+		}
+		return fmt.Errorf("decode: llama_decode returned %d", int(rc))
+	}
+	for l := 0; l < c.model.NLayer(); l++ {
+		if seen := int(C.wcos_hooks_rows_seen(c.hooks, C.int(l))); seen != 0 && seen != total {
+			return fmt.Errorf("decode: layer %d hooks saw %d of %d tokens", l, seen, total)
+		}
+	}
+	c.nTok = total
+	c.rows = rows
+	return nil
+}
+
+// Logits copies the logits of token i (in decode order) of the last decode.
+func (c *Context) Logits(i int) []float32 {
+	if i < 0 || i >= c.nTok {
+		return nil
+	}
+	p := C.llama_get_logits_ith(c.ctx, C.int32_t(i))
+	if p == nil {
+		return nil
+	}
+	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), c.model.VocabSize())...)
+}
+
+// Kind selects a captured activation.
+type Kind int
+
+const (
+	Gate Kind = C.WCOS_GATE // hook_pre (ffn_gate)
+	Up   Kind = C.WCOS_UP   // hook_pre_linear (ffn_up)
+	Post Kind = C.WCOS_POST // hook_post (ffn_swiglu), before ablation at its own layer
+)
+
+// Captured copies the captured activations of layer from the last decode: [tokens, neurons] row-major.
+func (c *Context) Captured(layer int, kind Kind, neurons int) []float32 {
+	p := C.wcos_hooks_captured(c.hooks, C.int(layer), C.int(kind))
+	if p == nil || c.nTok == 0 {
+		return nil
+	}
+	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nTok*neurons)...)
+}
+
+// Scales copies the final LayerNorm scale per token of the last decode (Spec.Scale must be set).
+func (c *Context) Scales() []float32 {
+	p := C.wcos_hooks_scales(c.hooks)
+	if p == nil || c.nTok == 0 {
+		return nil
+	}
+	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nTok)...)
+}
+
+// TokenMetrics are per-token metrics of one decode, in decode order.
+type TokenMetrics struct {
+	Entropy []float64
+	Loss    []float64 // 0 at each row's last token (no next token)
+	Rank    []int32
+}
+
+// Metrics computes entropy, loss and rank of every token of the last decode from its logits, in C and
+// in float64, splitting the tokens over the context's threads.
+func (c *Context) Metrics() TokenMetrics {
+	n := c.nTok
+	nv := c.model.VocabSize()
+	target := make([]int32, n)
+	k := 0
+	for _, r := range c.rows {
+		for i := range r {
+			target[k] = -1
+			if i+1 < len(r) {
+				target[k] = r[i+1]
+			}
+			k++
+		}
+	}
+	ent, loss := C.malloc(C.size_t(8*n)), C.malloc(C.size_t(8*n))
+	rank, tgt := C.malloc(C.size_t(4*n)), C.malloc(C.size_t(4*n))
+	defer C.free(ent)
+	defer C.free(loss)
+	defer C.free(rank)
+	defer C.free(tgt)
+	copy(unsafe.Slice((*int32)(tgt), n), target)
+	logits := (*C.float)(unsafe.Pointer(C.llama_get_logits(c.ctx)))
+	workers := min(c.opt.Threads, n)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			C.wcos_token_metrics(
+				(*C.float)(unsafe.Add(unsafe.Pointer(logits), 4*lo*nv)), C.int64_t(nv), C.int64_t(hi-lo),
+				(*C.int32_t)(unsafe.Add(tgt, 4*lo)),
+				(*C.double)(unsafe.Add(ent, 8*lo)), (*C.double)(unsafe.Add(loss, 8*lo)), (*C.int32_t)(unsafe.Add(rank, 4*lo)))
+		}()
+	}
+	wg.Wait()
+	return TokenMetrics{
+		Entropy: append([]float64(nil), unsafe.Slice((*float64)(ent), n)...),
+		Loss:    append([]float64(nil), unsafe.Slice((*float64)(loss), n)...),
+		Rank:    append([]int32(nil), unsafe.Slice((*int32)(rank), n)...),
+	}
+}
+
+func cInt32s(v []int) *C.int32_t {
+	p := (*C.int32_t)(C.malloc(C.size_t(4 * max(len(v), 1))))
+	s := unsafe.Slice(p, max(len(v), 1))
+	for i, x := range v {
+		s[i] = C.int32_t(x)
+	}
+	return p
+}
+
+func cFloats(v []float32) *C.float {
+	p := (*C.float)(C.malloc(C.size_t(4 * max(len(v), 1))))
+	copy(unsafe.Slice((*float32)(unsafe.Pointer(p)), max(len(v), 1)), v)
+	return p
+}
+
+func cInt8s(v []int8) *C.int8_t {
+	p := (*C.int8_t)(C.malloc(C.size_t(max(len(v), 1))))
+	copy(unsafe.Slice((*int8)(unsafe.Pointer(p)), max(len(v), 1)), v)
+	return p
+}

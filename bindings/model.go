@@ -1,0 +1,150 @@
+package bindings
+
+// #include "bindings.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"unsafe"
+)
+
+// Model is a GGUF model loaded by llama.cpp.
+type Model struct {
+	m     *C.struct_llama_model
+	vocab *C.struct_llama_vocab
+	Path  string
+}
+
+// ModelOptions configures loading. GPULayers is the number of layers offloaded (0 on CPU builds).
+type ModelOptions struct {
+	GPULayers int
+	NoMmap    bool
+}
+
+// LoadModel loads a GGUF file.
+func LoadModel(path string, opt ModelOptions) (*Model, error) {
+	initBackend()
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	p := C.llama_model_default_params()
+	p.n_gpu_layers = C.int32_t(opt.GPULayers)
+	p.use_mmap = C.bool(!opt.NoMmap)
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	m := C.llama_model_load_from_file(cpath, p)
+	if m == nil {
+		return nil, fmt.Errorf("%s: llama.cpp could not load the model (run with WCOS_VERBOSE=1 for its log)", path)
+	}
+	return &Model{m: m, vocab: C.llama_model_get_vocab(m), Path: path}, nil
+}
+
+// Close frees the model.
+func (m *Model) Close() {
+	if m.m != nil {
+		C.llama_model_free(m.m)
+		m.m = nil
+	}
+}
+
+// Meta returns a GGUF metadata value as a string.
+func (m *Model) Meta(key string) (string, bool) {
+	ck := C.CString(key)
+	defer C.free(unsafe.Pointer(ck))
+	buf := make([]byte, 512)
+	n := C.llama_model_meta_val_str(m.m, ck, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n < 0 {
+		return "", false
+	}
+	if int(n) >= len(buf) {
+		buf = make([]byte, int(n)+1)
+		C.llama_model_meta_val_str(m.m, ck, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	}
+	return string(buf[:n]), true
+}
+
+// Arch is general.architecture.
+func (m *Model) Arch() string { s, _ := m.Meta("general.architecture"); return s }
+
+func (m *Model) NLayer() int { return int(C.llama_model_n_layer(m.m)) }
+func (m *Model) NEmbd() int  { return int(C.llama_model_n_embd(m.m)) }
+
+// NFF is the MLP width (neurons per layer).
+func (m *Model) NFF() int {
+	s, _ := m.Meta(m.Arch() + ".feed_forward_length")
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// NormEps is the LayerNorm epsilon.
+func (m *Model) NormEps() float32 {
+	s, _ := m.Meta(m.Arch() + ".attention.layer_norm_epsilon")
+	f, err := strconv.ParseFloat(s, 32)
+	if err != nil {
+		return 1e-5
+	}
+	return float32(f)
+}
+
+// VocabSize is the number of tokens (rows of the output matrix).
+func (m *Model) VocabSize() int { return int(C.llama_vocab_n_tokens(m.vocab)) }
+
+// EOS is the end-of-text token id (dolma-small prepends it as BOS).
+func (m *Model) EOS() int32 { return int32(C.llama_vocab_eos(m.vocab)) }
+
+// NParams is the number of parameters.
+func (m *Model) NParams() uint64 { return uint64(C.llama_model_n_params(m.m)) }
+
+// Desc is llama.cpp's one-line description (type, size, quantisation).
+func (m *Model) Desc() string {
+	buf := make([]byte, 256)
+	n := C.llama_model_desc(m.m, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n < 0 {
+		return ""
+	}
+	return string(buf[:n])
+}
+
+// Tokenize converts text to token ids with the model's tokenizer: no BOS is added and special-token
+// text is not parsed (like HF tokenizers with add_special_tokens=False).
+func (m *Model) Tokenize(text string) ([]int32, error) {
+	if len(text) == 0 {
+		return nil, nil
+	}
+	if len(text) > 1<<30 {
+		return nil, errors.New("text too long to tokenize")
+	}
+	ctext := C.CString(text)
+	defer C.free(unsafe.Pointer(ctext))
+	n := len(text) + 8
+	for {
+		buf := make([]C.llama_token, n)
+		got := C.llama_tokenize(m.vocab, ctext, C.int32_t(len(text)), &buf[0], C.int32_t(n), false, false)
+		if got >= 0 {
+			out := make([]int32, got)
+			for i := range out {
+				out[i] = int32(buf[i])
+			}
+			return out, nil
+		}
+		if int(-got) <= n {
+			return nil, fmt.Errorf("llama_tokenize failed (%d)", got)
+		}
+		n = int(-got)
+	}
+}
+
+// TokenText is the piece of text of a token (special tokens rendered).
+func (m *Model) TokenText(id int32) string {
+	buf := make([]byte, 64)
+	for {
+		n := C.llama_token_to_piece(m.vocab, C.llama_token(id), (*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)), 0, true)
+		if n >= 0 {
+			return string(buf[:n])
+		}
+		buf = make([]byte, -n)
+	}
+}

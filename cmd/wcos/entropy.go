@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wcos-dev/wcos/experiments/entropy"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/runinfo"
+)
+
+func entropyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "entropy",
+		Usage:     "per-token entropy, loss, rank and scale, with optional (conditional) ablation of a neuron set",
+		UsageText: "wcos entropy [--model M] [--dataset D] [--neurons L.N,…|@FILE] [--ablation zero|mean] [--means FILE] [--gate +|-] [--post +|-] [--out DIR]",
+		Description: `Runs the model over a data set and records per token (paper-spec §4.4): entropy -Σ p log(p+1e-8),
+loss -log p(next), rank (logits strictly greater than the next token's) and the final LayerNorm scale.
+With --neurons, hook_post of those neurons is ablated: set to 0 (--ablation zero) or to given values
+(--ablation mean --means FILE), at every token or only where the gate (--gate) and/or the refactored
+activation s_n·post (--post; raw sign with --refactor=false) has the given sign.
+
+Writes DIR/metrics.safetensors (entropy, loss, rank, scale [rows, max_len] zero-padded, lengths),
+DIR/summary.json and DIR/run.json.
+
+Examples:
+  wcos entropy                                   # embedded tiny-olmo on the embedded evaluation text
+  wcos entropy --neurons 5.0,5.1,7.100 --out out/abl
+  wcos entropy --neurons @weakening.txt --gate - --post + --out out/w_gate-_post+
+  wcos entropy --neurons 5.3 --ablation mean --means means.csv --exact
+  wcos entropy --model olmo-7b-0424.q8_0.gguf --dataset dolma-small.jsonl --batch-size 4 --max-length 1024`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
+			&cli.StringFlag{Name: "dataset", Usage: "JSONL with `text` or `input_ids` per line, or a token dataset (default: embedded evaluation text)"},
+			&cli.StringFlag{Name: "neurons", Usage: "neurons to ablate: L.N,L.N,… or @FILE with one L.N per line"},
+			&cli.StringFlag{Name: "ablation", Value: "zero", Usage: "zero or mean"},
+			&cli.StringFlag{Name: "means", Usage: "per-neuron values for --ablation mean: JSON {\"L.N\": v} or CSV L.N,value"},
+			&cli.StringFlag{Name: "gate", Usage: "ablate only where the gate pre-activation is + or -"},
+			&cli.StringFlag{Name: "post", Usage: "ablate only where the (refactored) activation is + or -"},
+			&cli.BoolFlag{Name: "refactor", Value: true, Usage: "post condition on s_n·post, s_n = sign(w_gate·w_in centred) (paper); false: raw sign"},
+			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
+			&cli.IntFlag{Name: "batch-size", Value: 4, Usage: "rows per forward pass"},
+			&cli.IntFlag{Name: "max-length", Value: 1024, Usage: "truncate text rows to this many tokens (BOS included)"},
+			&cli.Int64Flag{Name: "max-tokens", Usage: "stop after this many tokens (0: whole data set)"},
+			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
+			&cli.IntFlag{Name: "gpu-layers", Value: 999, Usage: "layers offloaded to a GPU (CUDA builds)"},
+			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
+			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/entropy-TIME)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("entropy: unexpected argument %q (options go before --, see --help)", c.Args().First())
+			}
+			cfg := entropy.Config{
+				Ablation: c.String("ablation"), Refactor: c.Bool("refactor"), Exact: c.Bool("exact"),
+				BatchSize: c.Int("batch-size"), MaxLength: c.Int("max-length"), MaxTokens: c.Int64("max-tokens"),
+				Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), Progress: os.Stderr,
+			}
+			var err error
+			if cfg.Neurons, err = hooks.ParseNeurons(c.String("neurons")); err != nil {
+				return err
+			}
+			if cfg.Gate, err = hooks.ParseSign(c.String("gate")); err != nil {
+				return fmt.Errorf("--gate: %v", err)
+			}
+			if cfg.Post, err = hooks.ParseSign(c.String("post")); err != nil {
+				return fmt.Errorf("--post: %v", err)
+			}
+			if len(cfg.Neurons) == 0 {
+				cfg.Ablation = ""
+			}
+			if p := c.String("means"); p != "" {
+				if cfg.Means, err = entropy.ReadMeans(p); err != nil {
+					return err
+				}
+			}
+			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
+				return err
+			}
+			if cfg.Dataset, err = resolveDataset(c.String("dataset")); err != nil {
+				return err
+			}
+			if cfg.Out, err = freshOut(c.String("out"), "entropy"); err != nil {
+				return err
+			}
+			info := runinfo.New("entropy", map[string]any{
+				"model": cfg.Model, "dataset": cfg.Dataset, "neurons": c.String("neurons"), "ablation": cfg.Ablation,
+				"means": c.String("means"), "gate": cfg.Gate.String(), "post": cfg.Post.String(), "refactor": cfg.Refactor,
+				"exact": cfg.Exact, "batch_size": cfg.BatchSize, "max_length": cfg.MaxLength, "max_tokens": cfg.MaxTokens,
+				"threads": cfg.Threads, "out": cfg.Out,
+			})
+			mi, err := runinfo.Hash(cfg.Model)
+			if err != nil {
+				return err
+			}
+			info.Model = &mi
+			if di, err := runinfo.Hash(cfg.Dataset); err == nil {
+				info.Inputs = append(info.Inputs, di)
+			}
+			sum, err := entropy.Run(cfg)
+			if err != nil {
+				return err
+			}
+			if err := info.Write(cfg.Out); err != nil {
+				return err
+			}
+			printEntropySummary(sum, cfg.Out)
+			return nil
+		},
+	}
+}
+
+func printEntropySummary(s *entropy.Summary, out string) {
+	fmt.Printf("\n%-18s %s\n", "model", filepath.Base(s.Model)+"  ("+s.ModelDesc+")")
+	if s.Ablated > 0 {
+		fmt.Printf("%-18s %d neurons, %s ablation, %s\n", "ablated", s.Ablated, s.Ablation, s.Condition)
+	}
+	fmt.Printf("%-18s %d rows, %d tokens (%.0f tokens/s)\n", "data", s.Rows, s.Tokens, s.TokensPerS)
+	fmt.Printf("%-18s %10s\n", "metric", "mean")
+	fmt.Printf("%-18s %10.4f\n", "entropy (nats)", s.MeanEntropy)
+	fmt.Printf("%-18s %10.4f\n", "loss (nats)", s.MeanLoss)
+	fmt.Printf("%-18s %10.2f   (median %.0f)\n", "rank", s.MeanRank, s.MedianRank)
+	fmt.Printf("%-18s %10.4f\n", "top-1 accuracy", s.Top1)
+	fmt.Printf("%-18s %10.4f\n", "log scale", s.MeanScale)
+	fmt.Printf("wrote %s/{metrics.safetensors,summary.json,run.json}\n", out)
+}

@@ -1,0 +1,274 @@
+package entropy
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+
+	"github.com/wcos-dev/wcos/bindings"
+	"github.com/wcos-dev/wcos/dataset"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/atomicfile"
+	"github.com/wcos-dev/wcos/internal/progress"
+	"github.com/wcos-dev/wcos/safetensors"
+)
+
+// Config is one entropy run.
+type Config struct {
+	Model     string // GGUF file
+	Dataset   string // JSONL (text or input_ids), or any source package dataset reads
+	Neurons   []hooks.Neuron
+	Ablation  string // "", "zero" or "mean"
+	Means     map[hooks.Neuron]float32
+	Gate      hooks.Sign
+	Post      hooks.Sign
+	Refactor  bool // post condition on s_n·post (paper default); false: raw sign of post
+	Exact     bool
+	BatchSize int // rows per decode
+	MaxLength int
+	MaxTokens int64 // stop after this many tokens (0: all)
+	Threads   int
+	GPULayers int
+	Out       string
+	Progress  io.Writer
+}
+
+// Summary is what summary.json holds.
+type Summary struct {
+	Rows        int     `json:"rows"`
+	Tokens      int64   `json:"tokens"`
+	LossTokens  int64   `json:"loss_tokens"`
+	MeanEntropy float64 `json:"mean_entropy"`
+	MeanLoss    float64 `json:"mean_loss"`
+	MeanRank    float64 `json:"mean_rank"`
+	MedianRank  float64 `json:"median_rank"`
+	Top1        float64 `json:"top1_accuracy"`
+	MeanScale   float64 `json:"mean_log_scale"`
+	Ablated     int     `json:"ablated_neurons"`
+	Ablation    string  `json:"ablation"`
+	Condition   string  `json:"condition"`
+	TokensPerS  float64 `json:"tokens_per_second"`
+	Model       string  `json:"model"`
+	ModelDesc   string  `json:"model_desc"`
+}
+
+// BuildSpec turns the configuration into a hook spec, reading refactor signs from the model's weights
+// when the post condition needs them.
+func BuildSpec(cfg Config) (hooks.Spec, error) {
+	spec := hooks.Spec{Scale: true}
+	if len(cfg.Neurons) == 0 {
+		if cfg.Ablation != "" || cfg.Gate != 0 || cfg.Post != 0 {
+			return spec, fmt.Errorf("--ablation/--gate/--post need --neurons")
+		}
+		return spec, nil
+	}
+	a := &hooks.Ablation{Neurons: cfg.Neurons, Gate: cfg.Gate, Post: cfg.Post}
+	switch cfg.Ablation {
+	case "", "zero":
+	case "mean":
+		if cfg.Means == nil {
+			return spec, fmt.Errorf("--ablation mean needs --means")
+		}
+		a.Values = make([]float32, len(cfg.Neurons))
+		for i, n := range cfg.Neurons {
+			v, ok := cfg.Means[n]
+			if !ok {
+				return spec, fmt.Errorf("--means has no value for neuron %s", n)
+			}
+			a.Values[i] = v
+		}
+	default:
+		return spec, fmt.Errorf("bad --ablation %q: want zero or mean", cfg.Ablation)
+	}
+	if cfg.Post != 0 && cfg.Refactor {
+		signs, err := RefactorSigns(cfg.Model, cfg.Neurons)
+		if err != nil {
+			return spec, err
+		}
+		a.Signs = signs
+	}
+	spec.Ablation = a
+	return spec, nil
+}
+
+// Run executes the experiment and writes metrics.safetensors and summary.json into cfg.Out, which is
+// created atomically (a temporary sibling renamed at the end). run.json is the caller's.
+func Run(cfg Config) (*Summary, error) {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 4
+	}
+	if cfg.MaxLength <= 0 {
+		cfg.MaxLength = 1024
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = runtime.NumCPU()
+	}
+	m, err := bindings.LoadModel(cfg.Model, bindings.ModelOptions{GPULayers: cfg.GPULayers})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	if err := (hooks.Spec{Ablation: &hooks.Ablation{Neurons: cfg.Neurons}}).Validate(m.NLayer(), m.NFF()); err != nil {
+		return nil, err
+	}
+	spec, err := BuildSpec(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := readRows(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: cfg.BatchSize * cfg.MaxLength, MaxRows: cfg.BatchSize, Threads: cfg.Threads, Exact: cfg.Exact})
+	if err != nil {
+		return nil, err
+	}
+	defer ctx.Close()
+	if err := ctx.SetHooks(spec); err != nil {
+		return nil, err
+	}
+
+	width := 0
+	var total int64
+	for _, r := range rows {
+		width = max(width, len(r))
+		total += int64(len(r))
+	}
+	n := len(rows)
+	ent := make([]float32, n*width)
+	loss := make([]float32, n*width)
+	rank := make([]int32, n*width)
+	scale := make([]float32, n*width)
+	lengths := make([]int32, n)
+	bar := progress.New(cfg.Progress, "entropy", "tok", total)
+	for b := 0; b < n; b += cfg.BatchSize {
+		batch := rows[b:min(b+cfg.BatchSize, n)]
+		if err := ctx.Decode(batch); err != nil {
+			return nil, fmt.Errorf("rows %d–%d: %w", b, b+len(batch)-1, err)
+		}
+		met := ctx.Metrics()
+		sc := ctx.Scales()
+		k := 0
+		for i, r := range batch {
+			row := b + i
+			lengths[row] = int32(len(r))
+			for t := range r {
+				o := row*width + t
+				ent[o] = float32(met.Entropy[k])
+				loss[o] = float32(met.Loss[k])
+				rank[o] = met.Rank[k]
+				scale[o] = sc[k]
+				k++
+			}
+		}
+		bar.Add(int64(k))
+	}
+	bar.Finish()
+
+	sum := summarise(ent, loss, rank, scale, lengths, width)
+	sum.TokensPerS = bar.Rate()
+	sum.Model, sum.ModelDesc = cfg.Model, m.Desc()
+	if spec.Ablation != nil {
+		sum.Ablated = len(spec.Ablation.Neurons)
+		sum.Ablation = cfg.Ablation
+		if sum.Ablation == "" {
+			sum.Ablation = "zero"
+		}
+		sum.Condition = fmt.Sprintf("gate%s_post%s", cfg.Gate, cfg.Post)
+	}
+
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(cfg.Out)), "."+filepath.Base(cfg.Out)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	shape := []int64{int64(n), int64(width)}
+	meta := map[string]string{
+		"model": cfg.Model, "dataset": cfg.Dataset,
+		"layout": "[rows, max_len] zero-padded; lengths[r] tokens valid in row r; loss/rank valid at positions < lengths-1",
+		"entropy": "-sum p log(p+1e-8), natural log", "loss": "-log p(next token)", "rank": "number of logits strictly greater than the next token's",
+		"scale": "final LayerNorm scale sqrt(var(resid)+eps)",
+	}
+	if err := safetensors.Write(filepath.Join(tmp, "metrics.safetensors"), []safetensors.Tensor{
+		safetensors.F32("entropy", shape, ent), safetensors.F32("loss", shape, loss),
+		safetensors.I32("rank", shape, rank), safetensors.F32("scale", shape, scale),
+		safetensors.I32("lengths", []int64{int64(n)}, lengths),
+	}, meta); err != nil {
+		return nil, err
+	}
+	js, _ := json.MarshalIndent(sum, "", "  ")
+	if err := atomicfile.WriteFile(filepath.Join(tmp, "summary.json"), append(js, '\n')); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(cfg.Out); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, cfg.Out); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+func readRows(cfg Config, m *bindings.Model) ([][]int32, error) {
+	r, err := dataset.Open(cfg.Dataset, m, dataset.Options{MaxLength: cfg.MaxLength, MaxTokens: cfg.MaxTokens})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var rows [][]int32
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row.IDs)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: no rows", cfg.Dataset)
+	}
+	return rows, nil
+}
+
+func summarise(ent, loss []float32, rank []int32, scale []float32, lengths []int32, width int) *Summary {
+	s := &Summary{Rows: len(lengths)}
+	var se, sl, sr, ss float64
+	var top1 int64
+	var ranks []int32
+	for r, n := range lengths {
+		for t := 0; t < int(n); t++ {
+			o := r*width + t
+			se += float64(ent[o])
+			ss += math.Log(float64(scale[o]))
+			s.Tokens++
+			if t < int(n)-1 {
+				sl += float64(loss[o])
+				sr += float64(rank[o])
+				ranks = append(ranks, rank[o])
+				if rank[o] == 0 {
+					top1++
+				}
+				s.LossTokens++
+			}
+		}
+	}
+	if s.Tokens > 0 {
+		s.MeanEntropy, s.MeanScale = se/float64(s.Tokens), ss/float64(s.Tokens)
+	}
+	if s.LossTokens > 0 {
+		s.MeanLoss, s.MeanRank, s.Top1 = sl/float64(s.LossTokens), sr/float64(s.LossTokens), float64(top1)/float64(s.LossTokens)
+		sort.Slice(ranks, func(i, j int) bool { return ranks[i] < ranks[j] })
+		s.MedianRank = float64(ranks[len(ranks)/2])
+		if len(ranks)%2 == 0 {
+			s.MedianRank = (float64(ranks[len(ranks)/2-1]) + float64(ranks[len(ranks)/2])) / 2
+		}
+	}
+	return s
+}

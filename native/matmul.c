@@ -1,0 +1,65 @@
+// Dense float32 products and dequantisation for the RW-class analysis (experiments/classes), on ggml's
+// CPU backend. Compiled as part of package bindings (bindings/native.c).
+#include <stdlib.h>
+#include <string.h>
+#include "ggml.h"
+#include "ggml-cpu.h"
+#include "wcos_native.h"
+
+int wcos_matmul_nt(const float *a, int64_t m, const float *b, int64_t n, int64_t k, float *c, int n_threads) {
+    if (m <= 0 || n <= 0 || k <= 0) {
+        return -1;
+    }
+    // Only tensor headers and the graph live in the context; the data stay in the caller's buffers
+    // (no_alloc), so a 11008² product needs no second copy of its 485 MB result.
+    ggml_cpu_init();
+    struct ggml_init_params ip = {
+        .mem_size = 4 * ggml_tensor_overhead() + ggml_graph_overhead() + 1024,
+        .mem_buffer = NULL,
+        .no_alloc = true,
+    };
+    struct ggml_context *ctx = ggml_init(ip);
+    if (ctx == NULL) {
+        return -2;
+    }
+    // ggml_mul_mat(x, y) = y·xᵀ with ne0 = k the shared (contiguous) dimension: result ne = [n, m],
+    // i.e. row i of c holds dot(a_i, b_j) for all j.
+    struct ggml_tensor *x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, n);
+    struct ggml_tensor *y = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, m);
+    x->data = (void *)b;
+    y->data = (void *)a;
+    struct ggml_tensor *r = ggml_mul_mat(ctx, x, y);
+    r->data = c;
+    struct ggml_cgraph *gf = ggml_new_graph(ctx);
+    ggml_build_forward_expand(gf, r);
+    struct ggml_cplan plan = ggml_graph_plan(gf, n_threads, NULL);
+    void *work = NULL;
+    if (plan.work_size > 0) {
+        work = malloc(plan.work_size);
+        if (work == NULL) {
+            ggml_free(ctx);
+            return -3;
+        }
+        plan.work_data = work;
+    }
+    enum ggml_status st = ggml_graph_compute(gf, &plan);
+    free(work);
+    ggml_free(ctx);
+    return st == GGML_STATUS_SUCCESS ? 0 : -4;
+}
+
+int wcos_to_float(int type, const void *src, float *dst, int64_t n) {
+    if (type < 0 || type >= GGML_TYPE_COUNT) {
+        return -1;
+    }
+    if (type == GGML_TYPE_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return 0;
+    }
+    const struct ggml_type_traits *tt = ggml_get_type_traits((enum ggml_type)type);
+    if (tt == NULL || tt->to_float == NULL || tt->blck_size <= 0 || n % tt->blck_size != 0) {
+        return -1;
+    }
+    tt->to_float(src, dst, n);
+    return 0;
+}
