@@ -30,13 +30,15 @@ type ContextOptions struct {
 
 // Context is a llama.cpp context with wcos's native hooks attached to its eval callback.
 type Context struct {
-	model *Model
-	ctx   *C.struct_llama_context
-	hooks *C.wcos_hooks
-	batch C.struct_llama_batch
-	opt   ContextOptions
-	nTok  int // tokens of the last decode
-	rows  [][]int32
+	model  *Model
+	ctx    *C.struct_llama_context
+	hooks  *C.wcos_hooks
+	batch  C.struct_llama_batch
+	opt    ContextOptions
+	nTok   int // tokens of the last decode
+	rows   [][]int32
+	stats  *Stats
+	rowIDs []int64
 }
 
 // NewContext creates a context for decoding up to opt.MaxRows sequences of opt.MaxTokens tokens in all.
@@ -206,6 +208,11 @@ func (c *Context) Decode(rows [][]int32) error {
 	C.llama_memory_clear(C.llama_get_memory(c.ctx), true)
 	if C.wcos_hooks_begin(c.hooks, C.int(total)) != 0 {
 		return c.hookErr("decode")
+	}
+	if c.stats != nil {
+		if err := c.setPositions(rows, total); err != nil {
+			return err
+		}
 	}
 	if rc := C.llama_decode(c.ctx, *b); rc != 0 {
 		if msg := C.wcos_hooks_error(c.hooks); msg != nil {

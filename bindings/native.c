@@ -4,3 +4,4 @@
 #include "../native/metrics.c"
 #include "../native/log.c"
 #include "../native/matmul.c"
+#include "../native/stats.c"

@@ -29,6 +29,9 @@ struct wcos_hooks {
     float *scale;                 // [max_rows]
     int scale_rows;
     wcos_layer *layers;
+    wcos_stats *stats;            // quadrant statistics of every layer, or NULL
+    int64_t *row_id;              // [max_rows] data-set row of each token of the decode
+    int32_t *row_pos;             // [max_rows] its position in the row
     float *scratch[WCOS_NKINDS];  // host copies for device tensors, [max_rows, n_ff]
     char err[256];
 };
@@ -61,6 +64,8 @@ void wcos_hooks_free(wcos_hooks *h) {
     }
     for (int k = 0; k < WCOS_NKINDS; k++) free(h->scratch[k]);
     free(h->scale);
+    free(h->row_id);
+    free(h->row_pos);
     free(h->layers);
     free(h);
 }
@@ -157,7 +162,23 @@ static int parse_node(const char *name, const char *prefix) {
     return (int)l;
 }
 
-static bool layer_active(const wcos_layer *L) { return L->n_cap > 0 || L->n_abl > 0; }
+void wcos_hooks_stats(wcos_hooks *h, wcos_stats *s) {
+    h->stats = s;
+    if (s && !h->row_id) {
+        h->row_id = calloc((size_t)h->max_rows, sizeof(int64_t));
+        h->row_pos = calloc((size_t)h->max_rows, sizeof(int32_t));
+    }
+}
+
+int wcos_hooks_positions(wcos_hooks *h, const int64_t *row_id, const int32_t *row_pos, int n) {
+    if (!h->row_id) return set_err(h, "positions given without statistics attached", 0, 0);
+    if (n > h->max_rows) return set_err(h, "%d positions exceed the hook capacity %d", n, h->max_rows);
+    memcpy(h->row_id, row_id, sizeof(int64_t) * (size_t)n);
+    memcpy(h->row_pos, row_pos, sizeof(int32_t) * (size_t)n);
+    return 0;
+}
+
+static bool layer_active(const wcos_hooks *h, const wcos_layer *L) { return L->n_cap > 0 || L->n_abl > 0 || h->stats; }
 
 // host_view returns a pointer to the tensor's rows on the host: the tensor itself when its buffer is
 // host memory (CPU backend: no copy), else a scratch copy (device tensors; written back by the caller).
@@ -208,6 +229,8 @@ static bool on_swiglu(wcos_hooks *h, struct ggml_tensor *t, int layer) {
             }
         }
     }
+
+    if (h->stats) wcos_stats_accumulate(h->stats, layer, gate, up, post, nff, rows, h->row_id + r0, h->row_pos + r0);
 
     if (L->n_abl > 0) {
         const int gc = h->gate_cond, pc = h->post_cond;
@@ -261,7 +284,7 @@ bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
     wcos_hooks *h = user_data;
     int layer = parse_node(t->name, "ffn_swiglu");
     if (layer >= 0 && layer < h->n_layer) {
-        if (ask) return layer_active(&h->layers[layer]);
+        if (ask) return layer_active(h, &h->layers[layer]);
         return on_swiglu(h, t, layer);
     }
     if (h->want_scale && parse_node(t->name, "l_out") == h->n_layer - 1) {

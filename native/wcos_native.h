@@ -5,6 +5,7 @@
 #ifndef WCOS_NATIVE_H
 #define WCOS_NATIVE_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ggml_tensor;
@@ -48,6 +49,30 @@ bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data);
 // strictly greater than the target's (else loss 0, rank 0).
 void wcos_token_metrics(const float *logits, int64_t n_vocab, int64_t n_rows, const int32_t *target,
                         double *entropy, double *loss, int32_t *rank);
+
+// Quadrant statistics (paper-spec §6.1). Quadrant q = 2·(gate<0) + (in<0) with in = s_n·up:
+// 0 gate+in+, 1 gate+in-, 2 gate-in+, 3 gate-in-. Variables: post (refactored, s_n·post), gate, in,
+// swish = silu(gate). Top-k keeps the k largest |post| per (layer, quadrant, neuron) with (row, pos).
+enum { WCOS_VAR_POST = 0, WCOS_VAR_GATE = 1, WCOS_VAR_IN = 2, WCOS_VAR_SWISH = 3, WCOS_NVARS = 4 };
+enum { WCOS_STAT_COUNT = 0, WCOS_STAT_SUM = 1, WCOS_STAT_TOP = 2, WCOS_STAT_TOPN = 3 };
+typedef struct wcos_stats wcos_stats;
+wcos_stats *wcos_stats_new(int n_layer, int n_ff, int k);
+void wcos_stats_free(wcos_stats *s);
+void wcos_stats_set_signs(wcos_stats *s, int layer, const int8_t *signs);
+void wcos_stats_accumulate(wcos_stats *s, int layer, const float *gate, const float *up, const float *post,
+                           int64_t ld, int rows, const int64_t *row_id, const int32_t *row_pos);
+int wcos_stats_merge(wcos_stats *a, const wcos_stats *b);
+size_t wcos_stats_len(const wcos_stats *s, int what);
+void wcos_stats_export(const wcos_stats *s, int64_t *count, int64_t *sum_hi, uint64_t *sum_lo, float *top_val,
+                       int64_t *top_row, int32_t *top_pos, int32_t *top_n);
+void wcos_stats_import(wcos_stats *s, const int64_t *count, const int64_t *sum_hi, const uint64_t *sum_lo,
+                       const float *top_val, const int64_t *top_row, const int32_t *top_pos, const int32_t *top_n);
+void wcos_stats_means(const wcos_stats *s, double *out);
+
+// Attach statistics to the hooks (NULL detaches); row_id/row_pos give each token's data-set row and
+// position for the next decode (n entries, copied).
+void wcos_hooks_stats(wcos_hooks *h, wcos_stats *s);
+int wcos_hooks_positions(wcos_hooks *h, const int64_t *row_id, const int32_t *row_pos, int n);
 
 // Log sink for llama.cpp/ggml: errors go to stderr, everything else only when verbose is set.
 void wcos_log(int level, const char *text, void *user_data);

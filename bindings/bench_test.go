@@ -1,0 +1,91 @@
+package bindings_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/wcos-dev/wcos/bindings"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/testmodels"
+)
+
+// benchModels are the models the forward benchmarks run: the embedded tiny-olmo and, when
+// WCOS_BENCH_GGUF names one, a larger (e.g. synthetic OLMo-7B-shaped, see `wcos synth`) GGUF.
+func benchModels(b *testing.B) map[string]string {
+	ms := map[string]string{"tiny-olmo-f32": testmodels.GGUF(b, testmodels.TinyDir(), "f32")}
+	if p := os.Getenv("WCOS_BENCH_GGUF"); p != "" {
+		ms["custom"] = p
+	}
+	return ms
+}
+
+// BenchmarkForward reports tokens/s of one decode of rows×length tokens with the hook modes side by
+// side: plain forward, + per-token metrics, + capture of every neuron, + conditional ablation of a
+// tenth of the neurons in the last quarter of the layers.
+func BenchmarkForward(b *testing.B) {
+	for name, path := range benchModels(b) {
+		m, err := bindings.LoadModel(path, bindings.ModelOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close()
+		for _, size := range []struct{ rows, length int }{{4, 256}, {4, 1024}} {
+			if testing.Short() && size.length > 256 {
+				continue
+			}
+			rows := make([][]int32, size.rows)
+			for i := range rows {
+				rows[i] = make([]int32, size.length)
+				for j := range rows[i] {
+					rows[i][j] = int32((i*7919 + j*104729) % 50000)
+				}
+			}
+			nl, nff := m.NLayer(), m.NFF()
+			all := hooks.Capture{}
+			for l := 0; l < nl; l++ {
+				all[l] = nil
+			}
+			var abl []hooks.Neuron
+			for l := nl - max(1, nl/4); l < nl; l++ {
+				for i := 0; i < nff; i += 10 {
+					abl = append(abl, hooks.Neuron{Layer: l, Index: i})
+				}
+			}
+			modes := []struct {
+				name    string
+				spec    hooks.Spec
+				metrics bool
+			}{
+				{"plain", hooks.Spec{}, false},
+				{"metrics", hooks.Spec{Scale: true}, true},
+				{"capture-all", hooks.Spec{Capture: all}, false},
+				{"ablate-gate-post+", hooks.Spec{Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, false},
+				{"ablate+metrics", hooks.Spec{Scale: true, Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, true},
+			}
+			for _, exact := range []bool{false, true} {
+				ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: size.rows * size.length, MaxRows: size.rows, Exact: exact})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, mode := range modes {
+					b.Run(fmt.Sprintf("%s/%dx%d/exact=%v/%s", name, size.rows, size.length, exact, mode.name), func(b *testing.B) {
+						if err := ctx.SetHooks(mode.spec); err != nil {
+							b.Fatal(err)
+						}
+						for i := 0; i < b.N; i++ {
+							if err := ctx.Decode(rows); err != nil {
+								b.Fatal(err)
+							}
+							if mode.metrics {
+								ctx.Metrics()
+							}
+						}
+						b.ReportMetric(float64(b.N*size.rows*size.length)/b.Elapsed().Seconds(), "tokens/s")
+					})
+				}
+				ctx.Close()
+			}
+		}
+	}
+}
