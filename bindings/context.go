@@ -341,3 +341,18 @@ func cInt8s(v []int8) *C.int8_t {
 	copy(unsafe.Slice((*int8)(unsafe.Pointer(p)), max(len(v), 1)), v)
 	return p
 }
+
+// TokenMetricsOf computes the per-token metrics of logits [rows, nVocab] with next-token targets
+// (negative: none) using the same native code as Context.Metrics, on one thread.
+func TokenMetricsOf(logits []float32, nVocab int, targets []int32) TokenMetrics {
+	n := len(targets)
+	out := TokenMetrics{Entropy: make([]float64, n), Loss: make([]float64, n), Rank: make([]int32, n)}
+	if n == 0 || len(logits) < n*nVocab {
+		return out
+	}
+	var pin pinner
+	defer pin.unpin()
+	C.wcos_token_metrics((*C.float)(pin.ptr(&logits[0])), C.int64_t(nVocab), C.int64_t(n), (*C.int32_t)(pin.ptr(&targets[0])),
+		(*C.double)(pin.ptr(&out.Entropy[0])), (*C.double)(pin.ptr(&out.Loss[0])), (*C.int32_t)(pin.ptr(&out.Rank[0])))
+	return out
+}

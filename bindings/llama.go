@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	_ "github.com/ollama/ollama/llama/llama.cpp/src" // compiles and links llama.cpp and ggml (CPU)
+
+	_ "github.com/wcos-dev/wcos/native" // wcos's C hooks and metrics
 )
 
 var initOnce sync.Once

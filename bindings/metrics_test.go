@@ -1,0 +1,83 @@
+package bindings_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/wcos-dev/wcos/bindings"
+)
+
+// exactMetrics is the float64 libm reference for one row.
+func exactMetrics(x []float32, t int) (h, loss float64, rank int32) {
+	mx := math.Inf(-1)
+	for _, v := range x {
+		mx = math.Max(mx, float64(v))
+	}
+	var z float64
+	for _, v := range x {
+		z += math.Exp(float64(v) - mx)
+	}
+	lz := math.Log(z) + mx
+	for _, v := range x {
+		p := math.Exp(float64(v) - lz)
+		h -= p * math.Log(p+1e-8)
+		if v > x[t] {
+			rank++
+		}
+	}
+	return h, lz - float64(x[t]), rank
+}
+
+// TestTokenMetricsPolynomials checks the vectorised exp/log against float64 libm on logits of many
+// shapes: peaked, flat, huge range, ties.
+func TestTokenMetricsPolynomials(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	const nv = 50304
+	cases := map[string]func(i int) float32{
+		"gaussian": func(int) float32 { return float32(rng.NormFloat64() * 3) },
+		"flat":     func(int) float32 { return 1.5 },
+		"peaked": func(i int) float32 {
+			if i == 7 {
+				return 60
+			}
+			return float32(rng.NormFloat64())
+		},
+		"wide":     func(int) float32 { return float32(rng.Float64()*200 - 100) },
+		"ties":     func(i int) float32 { return float32(i % 5) },
+		"negative": func(int) float32 { return float32(-1000 + rng.NormFloat64()) },
+	}
+	for name, gen := range cases {
+		x := make([]float32, nv)
+		for i := range x {
+			x[i] = gen(i)
+		}
+		tgt := int32(rng.Intn(nv))
+		got := bindings.TokenMetricsOf(x, nv, []int32{tgt})
+		h, l, r := exactMetrics(x, int(tgt))
+		if math.Abs(got.Entropy[0]-h) > 1e-5 || math.Abs(got.Loss[0]-l) > 1e-5 || got.Rank[0] != r {
+			t.Errorf("%s: entropy %.8g loss %.8g rank %d, want %.8g %.8g %d", name, got.Entropy[0], got.Loss[0], got.Rank[0], h, l, r)
+		}
+	}
+}
+
+func BenchmarkTokenMetrics(b *testing.B) {
+	for _, rows := range []int{64, 1024} {
+		const nv = 50304
+		x := make([]float32, rows*nv)
+		rng := rand.New(rand.NewSource(1))
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 3)
+		}
+		tg := make([]int32, rows)
+		b.Run(fmtInt(rows), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				bindings.TokenMetricsOf(x, nv, tg)
+			}
+			b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
+
+func fmtInt(n int) string { return fmt.Sprintf("rows=%d", n) }
