@@ -16,7 +16,7 @@ const maxHeader = 100 << 20
 // dtypeSize is the element size of each supported dtype.
 var dtypeSize = map[string]int64{
 	"F64": 8, "F32": 4, "F16": 2, "BF16": 2,
-	"I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+	"I64": 8, "U64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
 }
 
 // TensorInfo locates one tensor in a file. Begin and End are absolute file offsets.
@@ -203,6 +203,67 @@ func (f *File) Int32(name string) ([]int32, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("%s: tensor %q: dtype %s is not an integer type", f.Path, name, t.DType)
+}
+
+// Int64 returns an I64 or I32 tensor as int64.
+func (f *File) Int64(name string) ([]int64, error) {
+	t, err := f.Info(name)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := f.Raw(name)
+	if err != nil {
+		return nil, err
+	}
+	switch t.DType {
+	case "I64", "U64":
+		out := make([]int64, len(raw)/8)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+		return out, nil
+	case "I32":
+		out := make([]int64, len(raw)/4)
+		for i := range out {
+			out[i] = int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
+		}
+		return out, nil
+	case "I8":
+		out := make([]int64, len(raw))
+		for i := range out {
+			out[i] = int64(int8(raw[i]))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: tensor %q: dtype %s is not an integer type", f.Path, name, t.DType)
+}
+
+// Float64 returns a floating-point tensor as float64 (F64 exactly).
+func (f *File) Float64(name string) ([]float64, error) {
+	t, err := f.Info(name)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := f.Raw(name)
+	if err != nil {
+		return nil, err
+	}
+	if t.DType == "F64" {
+		out := make([]float64, len(raw)/8)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+		return out, nil
+	}
+	v, err := ToFloat32(t.DType, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: tensor %q: %v", f.Path, name, err)
+	}
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out, nil
 }
 
 // ToFloat32 converts little-endian F32, F16, BF16 or F64 data to float32.

@@ -55,6 +55,24 @@ func I64(name string, shape []int64, v []int64) Tensor {
 	return Tensor{Name: name, DType: "I64", Shape: shape, Data: b}
 }
 
+// U64 packs uint64 values.
+func U64(name string, shape []int64, v []uint64) Tensor {
+	b := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], x)
+	}
+	return Tensor{Name: name, DType: "U64", Shape: shape, Data: b}
+}
+
+// I8 packs int8 values.
+func I8(name string, shape []int64, v []int8) Tensor {
+	b := make([]byte, len(v))
+	for i, x := range v {
+		b[i] = byte(x)
+	}
+	return Tensor{Name: name, DType: "I8", Shape: shape, Data: b}
+}
+
 // Encode serialises tensors (sorted by name, so output is deterministic) with optional metadata.
 func Encode(tensors []Tensor, meta map[string]string) ([]byte, error) {
 	ts := append([]Tensor(nil), tensors...)

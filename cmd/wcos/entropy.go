@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/wcos-dev/wcos/experiments/entropy"
+	"github.com/wcos-dev/wcos/experiments/freqs"
 	"github.com/wcos-dev/wcos/hooks"
 	"github.com/wcos-dev/wcos/internal/runinfo"
 )
@@ -37,7 +39,7 @@ Examples:
 			&cli.StringFlag{Name: "dataset", Usage: "JSONL with `text` or `input_ids` per line, or a token dataset (default: embedded evaluation text)"},
 			&cli.StringFlag{Name: "neurons", Usage: "neurons to ablate: L.N,L.N,… or @FILE with one L.N per line"},
 			&cli.StringFlag{Name: "ablation", Value: "zero", Usage: "zero or mean"},
-			&cli.StringFlag{Name: "means", Usage: "per-neuron values for --ablation mean: JSON {\"L.N\": v} or CSV L.N,value"},
+			&cli.StringFlag{Name: "means", Usage: "values for --ablation mean: a freqs summary.safetensors (conditional means, §4.3), JSON {\"L.N\": v} or CSV L.N,value"},
 			&cli.StringFlag{Name: "gate", Usage: "ablate only where the gate pre-activation is + or -"},
 			&cli.StringFlag{Name: "post", Usage: "ablate only where the (refactored) activation is + or -"},
 			&cli.BoolFlag{Name: "refactor", Value: true, Usage: "post condition on s_n·post, s_n = sign(w_gate·w_in centred) (paper); false: raw sign"},
@@ -73,7 +75,15 @@ Examples:
 				cfg.Ablation = ""
 			}
 			if p := c.String("means"); p != "" {
-				if cfg.Means, err = entropy.ReadMeans(p); err != nil {
+				if st, err := os.Stat(p); err == nil && st.IsDir() {
+					p = filepath.Join(p, "summary.safetensors")
+				}
+				if strings.HasSuffix(p, ".safetensors") {
+					cfg.Summary, err = freqs.Read(p)
+				} else {
+					cfg.Means, err = entropy.ReadMeans(p)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -96,7 +106,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			info.Model = &mi
+			info.Model, cfg.ModelSHA256 = &mi, mi.SHA256
 			if di, err := runinfo.Hash(cfg.Dataset); err == nil {
 				info.Inputs = append(info.Inputs, di)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/dataset"
+	"github.com/wcos-dev/wcos/experiments/freqs"
 	"github.com/wcos-dev/wcos/hooks"
 	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/progress"
@@ -20,22 +21,24 @@ import (
 
 // Config is one entropy run.
 type Config struct {
-	Model     string // GGUF file
-	Dataset   string // JSONL (text or input_ids), or any source package dataset reads
-	Neurons   []hooks.Neuron
-	Ablation  string // "", "zero" or "mean"
-	Means     map[hooks.Neuron]float32
-	Gate      hooks.Sign
-	Post      hooks.Sign
-	Refactor  bool // post condition on s_n·post (paper default); false: raw sign of post
-	Exact     bool
-	BatchSize int // rows per decode
-	MaxLength int
-	MaxTokens int64 // stop after this many tokens (0: all)
-	Threads   int
-	GPULayers int
-	Out       string
-	Progress  io.Writer
+	Model       string // GGUF file
+	ModelSHA256 string // checked against a --means summary's model
+	Dataset     string // JSONL (text or input_ids), or any source package dataset reads
+	Neurons     []hooks.Neuron
+	Ablation    string                   // "", "zero" or "mean"
+	Means       map[hooks.Neuron]float32 // explicit values (JSON/CSV), or
+	Summary     *freqs.Summary           // a freqs summary: conditional means of paper-spec §4.3
+	Gate        hooks.Sign
+	Post        hooks.Sign
+	Refactor    bool // post condition on s_n·post (paper default); false: raw sign of post
+	Exact       bool
+	BatchSize   int // rows per decode
+	MaxLength   int
+	MaxTokens   int64 // stop after this many tokens (0: all)
+	Threads     int
+	GPULayers   int
+	Out         string
+	Progress    io.Writer
 }
 
 // Summary is what summary.json holds.
@@ -71,16 +74,24 @@ func BuildSpec(cfg Config) (hooks.Spec, error) {
 	switch cfg.Ablation {
 	case "", "zero":
 	case "mean":
-		if cfg.Means == nil {
-			return spec, fmt.Errorf("--ablation mean needs --means")
-		}
-		a.Values = make([]float32, len(cfg.Neurons))
-		for i, n := range cfg.Neurons {
-			v, ok := cfg.Means[n]
-			if !ok {
-				return spec, fmt.Errorf("--means has no value for neuron %s", n)
+		switch {
+		case cfg.Summary != nil:
+			vals, err := summaryMeans(cfg)
+			if err != nil {
+				return spec, err
 			}
-			a.Values[i] = v
+			a.Values = vals
+		case cfg.Means != nil:
+			a.Values = make([]float32, len(cfg.Neurons))
+			for i, n := range cfg.Neurons {
+				v, ok := cfg.Means[n]
+				if !ok {
+					return spec, fmt.Errorf("--means has no value for neuron %s", n)
+				}
+				a.Values[i] = v
+			}
+		default:
+			return spec, fmt.Errorf("--ablation mean needs --means")
 		}
 	default:
 		return spec, fmt.Errorf("bad --ablation %q: want zero or mean", cfg.Ablation)
@@ -190,7 +201,7 @@ func Run(cfg Config) (*Summary, error) {
 	shape := []int64{int64(n), int64(width)}
 	meta := map[string]string{
 		"model": cfg.Model, "dataset": cfg.Dataset,
-		"layout": "[rows, max_len] zero-padded; lengths[r] tokens valid in row r; loss/rank valid at positions < lengths-1",
+		"layout":  "[rows, max_len] zero-padded; lengths[r] tokens valid in row r; loss/rank valid at positions < lengths-1",
 		"entropy": "-sum p log(p+1e-8), natural log", "loss": "-log p(next token)", "rank": "number of logits strictly greater than the next token's",
 		"scale": "final LayerNorm scale sqrt(var(resid)+eps)",
 	}

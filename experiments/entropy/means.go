@@ -12,6 +12,27 @@ import (
 	"github.com/wcos-dev/wcos/hooks"
 )
 
+// summaryMeans takes each neuron's mean of post from a freqs summary over the quadrants the gate/post
+// condition selects (paper-spec §4.3). The summary must come from the same model, and when a post
+// condition is given its sign convention (refactored or raw) must be the run's.
+func summaryMeans(cfg Config) ([]float32, error) {
+	s := cfg.Summary
+	if sha := s.Meta["model_sha256"]; cfg.ModelSHA256 != "" && sha != cfg.ModelSHA256 {
+		return nil, fmt.Errorf("--means: summary of model %s (sha256 %.12s…), not of %s", s.Meta["model"], sha, cfg.Model)
+	}
+	if cfg.Post != 0 && s.Meta["refactor"] != strconv.FormatBool(cfg.Refactor) {
+		return nil, fmt.Errorf("--means: summary computed with refactor=%s, run with --refactor=%v", s.Meta["refactor"], cfg.Refactor)
+	}
+	layers, idx := make([]int, len(cfg.Neurons)), make([]int, len(cfg.Neurons))
+	for i, n := range cfg.Neurons {
+		if n.Layer >= s.NLayer || n.Index >= s.NFF {
+			return nil, fmt.Errorf("--means: neuron %s outside the summary's %d×%d", n, s.NLayer, s.NFF)
+		}
+		layers[i], idx[i] = n.Layer, n.Index
+	}
+	return s.MeanValues(layers, idx, int(cfg.Gate), int(cfg.Post)), nil
+}
+
 // ReadMeans reads per-neuron values for mean ablation: a JSON object {"L.N": value, …} or a CSV of
 // `L.N,value` rows (a header row is allowed).
 func ReadMeans(path string) (map[hooks.Neuron]float32, error) {

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wcos-dev/wcos/experiments/freqs"
+	"github.com/wcos-dev/wcos/internal/runinfo"
+)
+
+func freqsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "freqs",
+		Usage:     "activation statistics of every neuron per sign quadrant gate±/in± in one streamed pass (resumable, shardable)",
+		UsageText: "wcos freqs [--model M] [--dataset D] [--shard i/n] --out DIR",
+		Description: `Streams the data set through the model once and accumulates, inside the engine's C hooks, per
+layer, neuron and quadrant gate±/in± (strict signs; in = s_n·up with refactoring, the default): the token
+count, the means of post, gate, in and swish, and the top-k tokens by |post| with (row, position)
+(paper-spec §6.1, the neuroscope/GLUScope summary). Writes DIR/summary.safetensors ([layer, neuron] and
+[k, layer, neuron] tensors; numpy/torch read it) and DIR/run.json.
+
+Long runs checkpoint into DIR.partial/ every --checkpoint-rows rows (or --checkpoint-every); rerunning
+the same command after a kill resumes there and ends with a summary byte-identical to an uninterrupted
+run. --shard i/n processes every n-th row; 'wcos merge' adds shard summaries exactly.
+
+Examples:
+  wcos freqs --out out/freqs                                       # embedded model and text
+  wcos freqs --model olmo-7b-0424.q8_0.gguf --dataset dolma-small --out out/olmo7b-freqs
+  for i in 0 1 2 3; do wcos freqs --shard $i/4 --out out/part$i & done; wait
+  wcos merge --out out/freqs out/part*/summary.safetensors
+  wcos entropy --neurons @weakening.txt --ablation mean --means out/freqs/summary.safetensors`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo)"},
+			&cli.StringFlag{Name: "dataset", Usage: "token data set, JSONL, text, Parquet or Arrow (default: embedded evaluation text)"},
+			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/freqs-TIME)"},
+			&cli.BoolFlag{Name: "refactor", Value: true, Usage: "quadrants by the refactored in-sign s_n·up (paper); false: raw up"},
+			&cli.IntFlag{Name: "k", Value: 16, Usage: "top-k examples per layer, quadrant and neuron"},
+			&cli.IntFlag{Name: "batch-size", Value: 4, Usage: "rows per forward pass"},
+			&cli.IntFlag{Name: "max-length", Value: 1024, Usage: "truncate text rows to this many tokens (BOS included)"},
+			&cli.Int64Flag{Name: "max-tokens", Usage: "stop once this many tokens are read (0: whole data set)"},
+			&cli.StringFlag{Name: "shard", Value: "0/1", Usage: "i/n: process rows with index ≡ i (mod n)"},
+			&cli.IntFlag{Name: "checkpoint-rows", Value: 1000, Usage: "save a checkpoint after this many rows"},
+			&cli.DurationFlag{Name: "checkpoint-every", Value: 5 * time.Minute, Usage: "… or after this much time"},
+			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache (matches Hugging Face within 1e-3)"},
+			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
+			&cli.IntFlag{Name: "gpu-layers", Value: 999, Usage: "layers offloaded to a GPU (CUDA builds)"},
+			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("freqs: unexpected argument %q", c.Args().First())
+			}
+			cfg := freqs.Config{
+				Refactor: c.Bool("refactor"), K: c.Int("k"), BatchSize: c.Int("batch-size"), MaxLength: c.Int("max-length"),
+				MaxTokens: c.Int64("max-tokens"), CheckpointRows: c.Int("checkpoint-rows"), CheckpointEvery: c.Duration("checkpoint-every"),
+				Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), Progress: os.Stderr,
+			}
+			if _, err := fmt.Sscanf(c.String("shard"), "%d/%d", &cfg.Shard, &cfg.NShards); err != nil || cfg.NShards < 1 || cfg.Shard < 0 || cfg.Shard >= cfg.NShards {
+				return fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", c.String("shard"))
+			}
+			var err error
+			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
+				return err
+			}
+			if cfg.Dataset, err = resolveDataset(c.String("dataset")); err != nil {
+				return err
+			}
+			if cfg.Out, err = freshOut(c.String("out"), "freqs"); err != nil {
+				return err
+			}
+			info := runinfo.New("freqs", map[string]any{
+				"model": cfg.Model, "dataset": cfg.Dataset, "refactor": cfg.Refactor, "k": cfg.K, "batch_size": cfg.BatchSize,
+				"max_length": cfg.MaxLength, "max_tokens": cfg.MaxTokens, "shard": c.String("shard"), "exact": cfg.Exact, "out": cfg.Out,
+			})
+			mi, err := runinfo.Hash(cfg.Model)
+			if err != nil {
+				return err
+			}
+			info.Model, cfg.ModelSHA256 = &mi, mi.SHA256
+			if di, err := runinfo.Hash(cfg.Dataset); err == nil {
+				info.Inputs = append(info.Inputs, di)
+			}
+			s, err := freqs.Run(cfg)
+			if err != nil {
+				return err
+			}
+			if err := info.Write(cfg.Out); err != nil {
+				return err
+			}
+			printFreqsSummary(s, cfg.Out)
+			return nil
+		},
+	}
+}
+
+func mergeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "merge",
+		Usage:     "combine shard summaries of 'wcos freqs --shard i/n' exactly",
+		UsageText: "wcos merge --out DIR SUMMARY.safetensors...",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "out", Required: true, Usage: "output folder for the merged summary.safetensors"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return fmt.Errorf("merge: no summaries given")
+			}
+			var parts []*freqs.Summary
+			for _, p := range c.Args().Slice() {
+				if st, err := os.Stat(p); err == nil && st.IsDir() {
+					p = filepath.Join(p, "summary.safetensors")
+				}
+				s, err := freqs.Read(p)
+				if err != nil {
+					return err
+				}
+				parts = append(parts, s)
+			}
+			m, err := freqs.Merge(parts)
+			if err != nil {
+				return err
+			}
+			out := c.String("out")
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			if err := m.Write(filepath.Join(out, "summary.safetensors")); err != nil {
+				return err
+			}
+			printFreqsSummary(m, out)
+			return nil
+		},
+	}
+}
+
+func printFreqsSummary(s *freqs.Summary, out string) {
+	N := s.NFF
+	fmt.Printf("\n%d rows, %d tokens, %d layers × %d neurons, shard %s\n", s.Rows, s.Tokens, s.NLayer, N, s.Meta["shard"])
+	fmt.Printf("%-6s %s\n", "layer", "mean fraction of tokens per quadrant ("+strings.Join(freqs.Quadrants, " ")+")")
+	for l := 0; l < s.NLayer; l++ {
+		fmt.Printf("%-6d", l)
+		for q := range freqs.Quadrants {
+			var c int64
+			for n := 0; n < N; n++ {
+				c += s.State.Count[(l*4+q)*N+n]
+			}
+			fmt.Printf(" %9.4f", float64(c)/float64(N)/float64(max(s.Tokens, 1)))
+		}
+		fmt.Println()
+	}
+	fmt.Printf("wrote %s/summary.safetensors\n", out)
+}
