@@ -184,3 +184,11 @@ func (c *Config) IsOLMo() bool {
 	a := c.Architecture()
 	return strings.EqualFold(a, "OlmoForCausalLM")
 }
+
+// Shard is the path of the safetensors file holding the tensor ("" if none does).
+func (ck *Checkpoint) Shard(name string) string {
+	if f, ok := ck.where[name]; ok {
+		return f.Path
+	}
+	return ""
+}
