@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wcos-dev/wcos/experiments/classes"
+	"github.com/wcos-dev/wcos/internal/runinfo"
+	"github.com/wcos-dev/wcos/models"
+)
+
+func classesCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "classes",
+		Usage:     "RW classes of every gated MLP neuron from its weights, with tables and the paper's figures",
+		UsageText: "wcos classes [--model M] [--weights tl|raw] [--refactor=false] [--threshold T] [--p P] [--region exact|sampled|beta|none] [--layers L] [--out DIR]",
+		Description: `Computes per neuron cos(w_gate,w_in) (gatelin), cos(w_gate,w_out) (gateout) and cos(w_in,w_out)
+(linout) in float64 and its RW class (paper-spec §2: 11 classes, strict > at ±threshold). --weights tl
+centres w_in and w_out along d_model as TransformerLens does (the paper's numbers); raw uses the
+checkpoint as stored. --refactor reports gatelin and gateout after flipping w_in and w_out by
+s_n = sign(w_gate·w_in) (0 → +1), so gatelin ≥ 0; classes do not change.
+
+Randomness regions (drawn in the figures, never used for classes): beta = central 1-p interval of the
+cosine of random vectors in R^d_model; exact = quantiles over all d_mlp²-d_mlp mismatched pairs of a
+layer (three d_mlp×d_mlp×d_model products per layer: ~1 s for tiny-olmo, ~1 min per layer for
+OLMo-7B on 2 cores); sampled = --samples random mismatched pairs, with the standard error of each bound.
+
+Writes DIR/neurons.parquet and neurons.csv (layer, neuron, gatelin, gateout, linout, class,
+refactor_sign, norm_gate, norm_in, norm_out), layer_counts.csv/.md, regions.json, summary.json,
+run.json, and figures coarse, fine, boxplot, hist_{linout,gateout,gatelin} as PNG and SVG (--pdf adds
+PDF). DIR appears complete or not at all.
+
+Examples:
+  wcos classes                                        # embedded tiny-olmo, exact regions
+  wcos classes --model OLMo-7B-0424-hf/ --region sampled --samples 1000000 --out out/olmo7b
+  wcos classes --model olmo-7b.q8_0.gguf --region beta --layers 0-3,31 --out out/q8
+  wcos classes --weights raw --refactor=false --threshold 0.4 --out out/raw`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "Hugging Face directory or GGUF file of any ggml type (default: embedded tiny-olmo)"},
+			&cli.StringFlag{Name: "weights", Value: "tl", Usage: "tl (w_in, w_out centred, as the paper) or raw"},
+			&cli.BoolFlag{Name: "refactor", Value: true, Usage: "report gatelin/gateout after sign refactoring (classes are invariant)"},
+			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "class threshold on |cos| (strict >)"},
+			&cli.Float64Flag{Name: "p", Value: 0.05, Usage: "randomness-region level"},
+			&cli.StringFlag{Name: "region", Value: "exact", Usage: "exact, sampled, beta or none"},
+			&cli.IntFlag{Name: "samples", Value: 200_000, Usage: "mismatched pairs per layer for --region sampled"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random seed for --region sampled"},
+			&cli.StringFlag{Name: "layers", Usage: "layers to analyse, e.g. 0-3,7 (default: all)"},
+			&cli.IntFlag{Name: "threads", Usage: "threads for the exact-region products (default: all CPUs)"},
+			&cli.BoolFlag{Name: "pdf", Usage: "also write the figures as PDF"},
+			&cli.BoolFlag{Name: "no-figures", Usage: "write only the tables"},
+			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/classes-TIME)"},
+		},
+		Action: runClasses,
+	}
+}
+
+func runClasses(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("classes: unexpected argument %q (see --help)", c.Args().First())
+	}
+	o := classes.DefaultOptions()
+	var err error
+	if o.Processing, err = classes.ParseProcessing(c.String("weights")); err != nil {
+		return fmt.Errorf("--weights: %v", err)
+	}
+	if o.Region, err = classes.ParseRegionMode(c.String("region")); err != nil {
+		return fmt.Errorf("--region: %v", err)
+	}
+	if o.Layers, err = classes.ParseLayers(c.String("layers")); err != nil {
+		return fmt.Errorf("--layers: %v", err)
+	}
+	o.Refactor, o.Threshold, o.P = c.Bool("refactor"), c.Float64("threshold"), c.Float64("p")
+	o.Samples, o.Seed, o.Threads = c.Int("samples"), c.Uint64("seed"), c.Int("threads")
+	if o.Region == classes.RegionSampled && o.Samples < 2 {
+		return fmt.Errorf("--samples: need at least 2 pairs")
+	}
+	model := c.String("model")
+	if model == "" {
+		if model, err = models.DefaultHFDir(); err != nil {
+			return err
+		}
+	}
+	out, err := freshOut(c.String("out"), "classes")
+	if err != nil {
+		return err
+	}
+	info := runinfo.New("classes", map[string]any{"model_arg": c.String("model"), "out": out})
+	src, err := classes.Open(model)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	// Hash the model while computing: for a 7B model that is ~10 s of reading.
+	type hashed struct {
+		fi  runinfo.FileInfo
+		err error
+	}
+	hashc := make(chan hashed, 1)
+	go func() {
+		fi, err := runinfo.Hash(model)
+		hashc <- hashed{fi, err}
+	}()
+	start := time.Now()
+	o.Progress = func(layer, done, total int, elapsed time.Duration) {
+		if time.Since(start) > 2*time.Second {
+			fmt.Fprintf(os.Stderr, "classes: layer %d (%d/%d) %.1fs\n", layer, done, total, elapsed.Seconds())
+		}
+	}
+	r, err := classes.Compute(src, o)
+	if err != nil {
+		return err
+	}
+	h := <-hashc
+	if h.err != nil {
+		return h.err
+	}
+	info.Model = &h.fi
+	formats := []string{"png", "svg"}
+	if c.Bool("pdf") {
+		formats = append(formats, "pdf")
+	}
+	if c.Bool("no-figures") {
+		formats = []string{}
+	}
+	if err := r.WriteDir(out, classes.WriteOptions{Formats: formats, Run: info}); err != nil {
+		return err
+	}
+	fmt.Fprint(c.App.Writer, r.Text())
+	fmt.Fprintf(c.App.Writer, "wrote %s (%s)\n", out, strings.Join(append([]string{"tables"}, formats...), ", "))
+	return nil
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wcos-dev/wcos/internal/testmodels"
+)
+
+// runClassesCLI runs `wcos classes args…` in-process (main.go registers the command; this test only
+// needs the command itself).
+func runClassesCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	app := &cli.App{Name: "wcos", Writer: &out, ErrWriter: &out, Commands: []*cli.Command{classesCommand()}}
+	err := app.Run(append([]string{"wcos", "classes"}, args...))
+	return out.String(), err
+}
+
+func TestClassesCLI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tiny")
+	out, err := runClassesCLI(t, "--model", testmodels.TinyDir(), "--layers", "2-3", "--region", "sampled", "--samples", "20000", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Log("\n" + out)
+	for _, want := range []string{"orthogonal output", "atypical proportional change", "wrote " + dir} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	var sum struct {
+		Layers  []int `json:"layers"`
+		Neurons int   `json:"neurons"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil || sum.Neurons != 2*688 || len(sum.Layers) != 2 {
+		t.Errorf("summary.json: %+v %v", sum, err)
+	}
+	var reg struct {
+		Mode   string `json:"mode"`
+		Layers []struct {
+			SE *struct{} `json:"se"`
+		} `json:"layers"`
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "regions.json"))
+	if err := json.Unmarshal(b, &reg); err != nil || reg.Mode != "sampled" || len(reg.Layers) != 2 || reg.Layers[0].SE == nil {
+		t.Errorf("regions.json: %s", b)
+	}
+	var run struct {
+		Model struct {
+			SHA256 string `json:"sha256"`
+		} `json:"model"`
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "run.json"))
+	if err := json.Unmarshal(b, &run); err != nil || len(run.Model.SHA256) != 64 {
+		t.Errorf("run.json lacks the model hash: %s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fine.svg")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestClassesCLIErrors: bad input gives a one-line error naming the file and leaves no output folder.
+func TestClassesCLIErrors(t *testing.T) {
+	tmp := t.TempDir()
+	junk := filepath.Join(tmp, "junk.gguf")
+	os.WriteFile(junk, []byte("GGUF but not really"), 0o644)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing model", []string{"--model", filepath.Join(tmp, "missing")}, "missing"},
+		{"junk gguf", []string{"--model", junk}, "junk.gguf"},
+		{"bad layers", []string{"--model", testmodels.TinyDir(), "--layers", "9"}, "layer 9"},
+		{"bad weights", []string{"--weights", "tlx"}, "--weights"},
+		{"bad region", []string{"--region", "all"}, "--region"},
+		{"bad threshold", []string{"--model", testmodels.TinyDir(), "--threshold", "1.5"}, "threshold"},
+	} {
+		dir := filepath.Join(tmp, "out-"+strings.ReplaceAll(c.name, " ", "-"))
+		out, err := runClassesCLI(t, append(c.args, "--out", dir)...)
+		if err == nil {
+			t.Errorf("%s: no error:\n%s", c.name, out)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") {
+			t.Errorf("%s: error %q, want one line with %q", c.name, msg, c.want)
+		}
+		ents, _ := os.ReadDir(tmp)
+		for _, e := range ents {
+			if strings.Contains(e.Name(), "out-") {
+				t.Errorf("%s: left %s behind", c.name, e.Name())
+			}
+		}
+	}
+}
+
+func TestClassesHelp(t *testing.T) {
+	out, err := runClassesCLI(t, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Examples:", "--region", "--weights", "--refactor", "--layers"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}

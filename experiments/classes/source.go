@@ -1,0 +1,234 @@
+package classes
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/wcos-dev/wcos/bindings"
+	"github.com/wcos-dev/wcos/hf"
+)
+
+// Dims are a model's MLP sizes.
+type Dims struct {
+	NLayers, DModel, DMLP int
+}
+
+// Source yields one layer of MLP weights at a time. Layer may be called from one goroutine at a time.
+type Source interface {
+	Path() string
+	Format() string // "hf" or "gguf"
+	Dims() Dims
+	Layer(l int) (*LayerWeights, error)
+	Close() error
+}
+
+// Open opens a model: a directory is a Hugging Face checkpoint, a file a GGUF. Every layer's gated MLP
+// tensors are checked for presence and shape up front, so a bad model fails before any work is done.
+// Errors are one line naming the file.
+func Open(path string) (Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return OpenHF(path)
+	}
+	return OpenGGUF(path)
+}
+
+type hfSource struct {
+	ck   *hf.Checkpoint
+	dims Dims
+}
+
+// OpenHF opens a Hugging Face OLMo directory (safetensors, sharded or not).
+func OpenHF(dir string) (Source, error) {
+	ck, err := hf.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &hfSource{ck: ck}
+	nl := ck.Config.NumHiddenLayers
+	if nl <= 0 {
+		for ck.Has(fmt.Sprintf("model.layers.%d.mlp.down_proj.weight", nl)) {
+			nl++
+		}
+	}
+	gate, _, _ := hf.MLPNames(0)
+	if nl == 0 || !ck.Has(gate) {
+		ck.Close()
+		return nil, fmt.Errorf("%s: no gated MLP tensors (%s not found)", dir, gate)
+	}
+	s.dims.NLayers = nl
+	for l := range nl {
+		g, u, d := hf.MLPNames(l)
+		var shapes [3][]int64
+		for i, name := range []string{g, u, d} {
+			info, err := ck.Info(name)
+			if err != nil {
+				ck.Close()
+				return nil, fmt.Errorf("%s: layer %d: no tensor %s (not a gated MLP?)", dir, l, name)
+			}
+			shapes[i] = info.Shape
+		}
+		if err := s.dims.checkShapes(l, shapes, [3]string{g, u, d}); err != nil {
+			ck.Close()
+			return nil, fmt.Errorf("%s: %v", dir, err)
+		}
+	}
+	return s, nil
+}
+
+// checkShapes validates gate [ff,d], up [ff,d], down [d,ff] (row-major shapes) and fills d, ff from the
+// first layer.
+func (dm *Dims) checkShapes(l int, s [3][]int64, names [3]string) error {
+	for i, sh := range s {
+		if len(sh) != 2 || sh[0] <= 0 || sh[1] <= 0 {
+			return fmt.Errorf("layer %d: %s has shape %v, want a matrix", l, names[i], sh)
+		}
+	}
+	if dm.DMLP == 0 {
+		dm.DMLP, dm.DModel = int(s[0][0]), int(s[0][1])
+	}
+	want := [3][2]int64{{int64(dm.DMLP), int64(dm.DModel)}, {int64(dm.DMLP), int64(dm.DModel)}, {int64(dm.DModel), int64(dm.DMLP)}}
+	for i, sh := range s {
+		if sh[0] != want[i][0] || sh[1] != want[i][1] {
+			return fmt.Errorf("layer %d: %s has shape %v, want %v", l, names[i], sh, want[i][:])
+		}
+	}
+	return nil
+}
+
+func (s *hfSource) Path() string   { return s.ck.Dir }
+func (s *hfSource) Format() string { return "hf" }
+func (s *hfSource) Dims() Dims     { return s.dims }
+func (s *hfSource) Close() error   { return s.ck.Close() }
+
+func (s *hfSource) Layer(l int) (*LayerWeights, error) {
+	g, u, d := hf.MLPNames(l)
+	gate, _, err := s.ck.Float32(g)
+	if err != nil {
+		return nil, err
+	}
+	up, _, err := s.ck.Float32(u)
+	if err != nil {
+		return nil, err
+	}
+	down, _, err := s.ck.Float32(d)
+	if err != nil {
+		return nil, err
+	}
+	return &LayerWeights{DMLP: s.dims.DMLP, DModel: s.dims.DModel, Gate: gate, In: up,
+		Out: transpose(down, s.dims.DModel, s.dims.DMLP)}, nil
+}
+
+type ggufSource struct {
+	g    *bindings.GGUF
+	dims Dims
+}
+
+// GGUFMLPNames are the GGUF names of layer l's gate, up and down weights.
+func GGUFMLPNames(l int) (gate, up, down string) {
+	p := fmt.Sprintf("blk.%d.", l)
+	return p + "ffn_gate.weight", p + "ffn_up.weight", p + "ffn_down.weight"
+}
+
+// OpenGGUF opens a GGUF file of any ggml tensor type; tensors are dequantised to float32 per layer.
+func OpenGGUF(path string) (Source, error) {
+	if err := checkMagic(path); err != nil {
+		return nil, err
+	}
+	g, err := bindings.OpenGGUF(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &ggufSource{g: g}
+	nl := 0
+	if d, err := g.Dims(); err == nil {
+		nl = d.NLayer
+	} else {
+		for g.Has(fmt.Sprintf("blk.%d.ffn_down.weight", nl)) {
+			nl++
+		}
+	}
+	gate, _, _ := GGUFMLPNames(0)
+	if nl == 0 || !g.Has(gate) {
+		g.Close()
+		return nil, fmt.Errorf("%s: no gated MLP tensors (%s not found)", path, gate)
+	}
+	s.dims.NLayers = nl
+	for l := range nl {
+		gn, un, dn := GGUFMLPNames(l)
+		var shapes [3][]int64
+		for i, name := range []string{gn, un, dn} {
+			info, err := g.Info(name)
+			if err != nil {
+				g.Close()
+				return nil, fmt.Errorf("%s: layer %d: no tensor %s (not a gated MLP?)", path, l, name)
+			}
+			shapes[i] = info.Shape
+		}
+		if err := s.dims.checkShapes(l, shapes, [3]string{gn, un, dn}); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+	}
+	return s, nil
+}
+
+// checkMagic gives a clear error for a file that is neither a GGUF nor a directory, before ggml's
+// parser (which logs its own complaints) sees it.
+func checkMagic(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var m [4]byte
+	if _, err := io.ReadFull(f, m[:]); err != nil || string(m[:]) != "GGUF" {
+		if filepath.Ext(path) == ".safetensors" {
+			return fmt.Errorf("%s: give the model's directory, not a safetensors file", path)
+		}
+		return fmt.Errorf("%s: not a GGUF file or Hugging Face model directory", path)
+	}
+	return nil
+}
+
+func (s *ggufSource) Path() string   { return s.g.Path() }
+func (s *ggufSource) Format() string { return "gguf" }
+func (s *ggufSource) Dims() Dims     { return s.dims }
+func (s *ggufSource) Close() error   { return s.g.Close() }
+
+func (s *ggufSource) Layer(l int) (*LayerWeights, error) {
+	gn, un, dn := GGUFMLPNames(l)
+	gate, _, err := s.g.Float32(gn)
+	if err != nil {
+		return nil, err
+	}
+	up, _, err := s.g.Float32(un)
+	if err != nil {
+		return nil, err
+	}
+	down, _, err := s.g.Float32(dn)
+	if err != nil {
+		return nil, err
+	}
+	// ffn_down has ne [n_ff, d_model], i.e. HF's [d_model, n_ff] row-major: transpose to neuron-major.
+	return &LayerWeights{DMLP: s.dims.DMLP, DModel: s.dims.DModel, Gate: gate, In: up,
+		Out: transpose(down, s.dims.DModel, s.dims.DMLP)}, nil
+}
+
+// MemSource serves weights already in memory (tests, benchmarks, other experiments).
+type MemSource struct {
+	Name   string
+	D      Dims
+	Layers func(l int) (*LayerWeights, error)
+}
+
+func (m *MemSource) Path() string                       { return m.Name }
+func (m *MemSource) Format() string                     { return "memory" }
+func (m *MemSource) Dims() Dims                         { return m.D }
+func (m *MemSource) Close() error                       { return nil }
+func (m *MemSource) Layer(l int) (*LayerWeights, error) { return m.Layers(l) }
