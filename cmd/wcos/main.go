@@ -15,7 +15,19 @@ import (
 )
 
 func main() {
-	app := &cli.App{
+	if err := newApp().Run(os.Args); err != nil {
+		// One line: the error already names the file and the problem.
+		fmt.Fprintln(os.Stderr, "wcos:", oneLine(err))
+		os.Exit(1)
+	}
+}
+
+// oneLine is how main prints an error.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+// newApp builds the command-line application; tests run it in-process.
+func newApp() *cli.App {
+	return &cli.App{
 		Name:    "wcos",
 		Usage:   "read-write functionality of gated MLP neurons (\"Weakening Neurons\") on llama.cpp",
 		Version: runinfo.Version,
@@ -35,11 +47,6 @@ embedded evaluation text. Run 'wcos COMMAND --help' for each command's options a
 			infoCommand(),
 		},
 		DefaultCommand: "entropy",
-	}
-	if err := app.Run(os.Args); err != nil {
-		// One line: the error already names the file and the problem.
-		fmt.Fprintln(os.Stderr, "wcos:", strings.ReplaceAll(err.Error(), "\n", " "))
-		os.Exit(1)
 	}
 }
 
@@ -78,4 +85,3 @@ func infoCommand() *cli.Command {
 		},
 	}
 }
-

@@ -14,8 +14,8 @@ import (
 
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/dataset"
+	"github.com/wcos-dev/wcos/experiments/classes"
 	"github.com/wcos-dev/wcos/internal/progress"
-	"github.com/wcos-dev/wcos/weights"
 )
 
 // Config is one statistics pass.
@@ -91,14 +91,22 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	defer st.Close()
 	signs := make([]int8, nl*nff)
-	for l := 0; l < nl; l++ {
-		s := make([]int8, nff)
-		for i := range s {
-			s[i] = 1
+	var refactored map[int][]int8
+	if cfg.Refactor {
+		layers := make([]int, nl)
+		for l := range layers {
+			layers[l] = l
 		}
-		if cfg.Refactor {
-			if s, err = weights.RefactorSigns(cfg.Model, l); err != nil {
-				return nil, err
+		if refactored, err = classes.RefactorSigns(cfg.Model, layers); err != nil {
+			return nil, err
+		}
+	}
+	for l := 0; l < nl; l++ {
+		s := refactored[l]
+		if s == nil {
+			s = make([]int8, nff)
+			for i := range s {
+				s[i] = 1
 			}
 		}
 		copy(signs[l*nff:], s)
@@ -122,10 +130,12 @@ func Run(cfg Config) (*Summary, error) {
 		sum.Tokens, sum.Rows, resumeRows = prev.Tokens, prev.Rows, prev.Rows
 		fmt.Fprintf(progressOr(cfg.Progress), "resuming from %s: %d rows, %d tokens done\n", ckpt, prev.Rows, prev.Tokens)
 	}
-	if err := os.MkdirAll(partial, 0o755); err != nil {
-		return nil, err
-	}
+	// The checkpoint folder is made at the first save, so a run that fails on its input (empty data
+	// set, bad row) leaves nothing behind.
 	save := func(path string) error {
+		if err := os.MkdirAll(partial, 0o755); err != nil {
+			return err
+		}
 		sum.State = st.Export()
 		sum.Meta["run_key"] = cfg.key()
 		return sum.Write(path)

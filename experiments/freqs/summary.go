@@ -21,6 +21,7 @@ type Summary struct {
 	Signs          []int8 // [layer, n_ff] refactor signs used for the in/post signs (all +1 when not refactored)
 	State          bindings.StatsData
 	Meta           map[string]string // model, model_sha256, dataset, refactor, shard, …
+	Path           string            // the file Read loaded it from (not stored), named in Merge's errors
 }
 
 // Tensor names of summary.safetensors. Per quadrant Q (e.g. "gate-_in+"): Q.count, Q.freq and
@@ -128,7 +129,7 @@ func Read(path string) (*Summary, error) {
 		return nil, err
 	}
 	defer f.Close()
-	s := &Summary{Meta: f.Metadata}
+	s := &Summary{Meta: f.Metadata, Path: path}
 	for key, dst := range map[string]*int{"n_layer": &s.NLayer, "n_ff": &s.NFF, "k": &s.K} {
 		v, err := strconv.Atoi(f.Metadata[key])
 		if err != nil {
@@ -208,15 +209,21 @@ func Merge(parts []*Summary) (*Summary, error) {
 	for k, v := range first.Meta {
 		out.Meta[k] = v
 	}
+	name := func(i int) string {
+		if parts[i].Path != "" {
+			return parts[i].Path
+		}
+		return fmt.Sprintf("summary %d", i)
+	}
 	var shards []string
 	for i, p := range parts {
 		for _, key := range []string{"model_sha256", "dataset", "refactor", "max_length"} {
 			if p.Meta[key] != first.Meta[key] {
-				return nil, fmt.Errorf("merge: summary %d has %s %q, summary 0 has %q", i, key, p.Meta[key], first.Meta[key])
+				return nil, fmt.Errorf("merge: %s has %s %q, %s has %q", name(i), key, p.Meta[key], name(0), first.Meta[key])
 			}
 		}
 		if p.NLayer != first.NLayer || p.NFF != first.NFF || p.K != first.K {
-			return nil, fmt.Errorf("merge: summary %d has shape %d×%d k %d, summary 0 %d×%d k %d", i, p.NLayer, p.NFF, p.K, first.NLayer, first.NFF, first.K)
+			return nil, fmt.Errorf("merge: %s has shape %d×%d k %d, %s %d×%d k %d", name(i), p.NLayer, p.NFF, p.K, name(0), first.NLayer, first.NFF, first.K)
 		}
 		shards = append(shards, p.Meta["shard"])
 		out.Tokens += p.Tokens

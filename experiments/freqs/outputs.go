@@ -1,0 +1,587 @@
+package freqs
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+	"gonum.org/v1/gonum/stat/distuv"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/wcos-dev/wcos/experiments/classes"
+	"github.com/wcos-dev/wcos/plots"
+)
+
+// BaselineSeed seeds the random same-layer baselines; it is the reference's random.seed(2512800)
+// (paper-spec §3). The stream is Go's PCG, not Python's Mersenne Twister, so the sampled neurons
+// differ from the reference's while following the same rule.
+const BaselineSeed = 2512800
+
+// OutputOptions control WriteOutputs.
+type OutputOptions struct {
+	Formats []string // figure formats; nil = png, svg; empty non-nil = no figures
+	LogY    bool     // log-scaled histogram y axes (freqs.py --log; file names get "_log")
+	Seed    uint64   // baseline seed; 0 = BaselineSeed
+	// ModelSHA256, if set, must equal the summary's model_sha256: classes of another model would be
+	// silently wrong.
+	ModelSHA256 string
+}
+
+// ClassFreq is one row of the frequencies-by-class table (paper-spec §6.2, §8.3).
+type ClassFreq struct {
+	Class    classes.Class
+	Neurons  int     // class size
+	True     float64 // mean freq_gate_pos over the class (NaN when empty)
+	Baseline float64 // mean over the class's random same-layer baseline (NaN when empty)
+	// Idx and BaselineIdx are the neurons as layer·d_mlp + neuron, ascending.
+	Idx, BaselineIdx []int
+}
+
+// Outputs is what WriteOutputs found.
+type Outputs struct {
+	Model   string
+	ByClass []ClassFreq
+	Seed    uint64
+	Files   []string // relative to the output folder
+}
+
+// outNeuronRow is neurons.parquet: the GLUScope dataset's layout (one row per neuron, keys joined with
+// "_", sums reported as means) plus the RW class. Quadrant means are in the summary's sign convention
+// (in = s_n·up when refactored).
+type outNeuronRow struct {
+	Layer       int32   `parquet:"layer"`
+	Neuron      int32   `parquet:"neuron"`
+	Class       string  `parquet:"class,dict"`
+	FreqGatePos float64 `parquet:"freq_gate_pos"`
+	PPFreq      float64 `parquet:"gate+_in+_freq"`
+	PPPost      float64 `parquet:"gate+_in+_post_mean"`
+	PPGate      float64 `parquet:"gate+_in+_gate_mean"`
+	PPIn        float64 `parquet:"gate+_in+_in_mean"`
+	PPSwish     float64 `parquet:"gate+_in+_swish_mean"`
+	PMFreq      float64 `parquet:"gate+_in-_freq"`
+	PMPost      float64 `parquet:"gate+_in-_post_mean"`
+	PMGate      float64 `parquet:"gate+_in-_gate_mean"`
+	PMIn        float64 `parquet:"gate+_in-_in_mean"`
+	PMSwish     float64 `parquet:"gate+_in-_swish_mean"`
+	MPFreq      float64 `parquet:"gate-_in+_freq"`
+	MPPost      float64 `parquet:"gate-_in+_post_mean"`
+	MPGate      float64 `parquet:"gate-_in+_gate_mean"`
+	MPIn        float64 `parquet:"gate-_in+_in_mean"`
+	MPSwish     float64 `parquet:"gate-_in+_swish_mean"`
+	MMFreq      float64 `parquet:"gate-_in-_freq"`
+	MMPost      float64 `parquet:"gate-_in-_post_mean"`
+	MMGate      float64 `parquet:"gate-_in-_gate_mean"`
+	MMIn        float64 `parquet:"gate-_in-_in_mean"`
+	MMSwish     float64 `parquet:"gate-_in-_swish_mean"`
+}
+
+// quadrantValues are [freq, post, gate, in, swish] per quadrant, in outNeuronRow's field order.
+func (r *outNeuronRow) quadrantValues() [4][5]*float64 {
+	return [4][5]*float64{
+		{&r.PPFreq, &r.PPPost, &r.PPGate, &r.PPIn, &r.PPSwish},
+		{&r.PMFreq, &r.PMPost, &r.PMGate, &r.PMIn, &r.PMSwish},
+		{&r.MPFreq, &r.MPPost, &r.MPGate, &r.MPIn, &r.MPSwish},
+		{&r.MMFreq, &r.MMPost, &r.MMGate, &r.MMIn, &r.MMSwish},
+	}
+}
+
+func outNeuronColumns() []string {
+	cols := []string{"layer", "neuron", "class", "freq_gate_pos"}
+	for _, q := range Quadrants {
+		cols = append(cols, q+"_freq", q+"_post_mean", q+"_gate_mean", q+"_in_mean", q+"_swish_mean")
+	}
+	return cols
+}
+
+// FreqGatePos is the paper's activation frequency per neuron, [layer·d_mlp + neuron]:
+// freq(gate+_in+) + freq(gate+_in-), the fraction of tokens with gate pre-activation > 0.
+func (s *Summary) FreqGatePos() []float64 {
+	N := s.NFF
+	out := make([]float64, s.NLayer*N)
+	if s.Tokens == 0 {
+		return out
+	}
+	for l := 0; l < s.NLayer; l++ {
+		for n := 0; n < N; n++ {
+			// Summed as frequencies, like the summary's freq_gate_pos tensor, so the two agree bit for bit.
+			out[l*N+n] = float64(s.State.Count[(l*4+0)*N+n])/float64(s.Tokens) + float64(s.State.Count[(l*4+1)*N+n])/float64(s.Tokens)
+		}
+	}
+	return out
+}
+
+// RandomBaseline is the reference's random_baseline (paper-spec §3): for every layer with c > 0
+// selected neurons, c neurons of that layer outside the selection, or all of them when c ≥ d_mlp/2.
+// selected is [layer·nff + neuron]; the result is ascending flat indices.
+func RandomBaseline(selected []bool, nLayer, nff int, rng *rand.Rand) []int {
+	var out []int
+	for l := 0; l < nLayer; l++ {
+		var c int
+		var others []int
+		for n := 0; n < nff; n++ {
+			if selected[l*nff+n] {
+				c++
+			} else {
+				others = append(others, l*nff+n)
+			}
+		}
+		if c == 0 {
+			continue
+		}
+		if 2*c < nff && c < len(others) {
+			rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
+			others = others[:c]
+			slices.Sort(others)
+		}
+		out = append(out, others...)
+	}
+	return out
+}
+
+// ByClass computes the frequencies-by-class table: per class the mean of freq over its neurons and
+// over its random same-layer baseline. The generator is re-seeded for every class, as the reference
+// re-seeds in every neuron_choice call, so a class's baseline does not depend on the other classes.
+func ByClass(freq []float64, cls []classes.Class, nLayer, nff int, seed uint64) []ClassFreq {
+	if seed == 0 {
+		seed = BaselineSeed
+	}
+	var out []ClassFreq
+	for _, c := range classes.AllClasses() {
+		sel := make([]bool, len(cls))
+		row := ClassFreq{Class: c}
+		for i, k := range cls {
+			if k == c {
+				sel[i] = true
+				row.Idx = append(row.Idx, i)
+			}
+		}
+		row.Neurons = len(row.Idx)
+		row.BaselineIdx = RandomBaseline(sel, nLayer, nff, rand.New(rand.NewPCG(seed, 0)))
+		row.True, row.Baseline = meanAt(freq, row.Idx), meanAt(freq, row.BaselineIdx)
+		out = append(out, row)
+	}
+	return out
+}
+
+func meanAt(v []float64, idx []int) float64 {
+	if len(idx) == 0 {
+		return math.NaN()
+	}
+	var s float64
+	for _, i := range idx {
+		s += v[i]
+	}
+	return s / float64(len(idx))
+}
+
+// OLS fits y = a + b·x by least squares; NaN when x is constant or there are fewer than 2 points.
+func OLS(x, y []float64) (a, b float64) {
+	mx, my, sxx, sxy, _, n := moments(x, y)
+	if n < 2 || sxx == 0 {
+		return math.NaN(), math.NaN()
+	}
+	b = sxy / sxx
+	return my - b*mx, b
+}
+
+// Pearson returns the correlation coefficient and its two-sided p-value (t test with n−2 degrees of
+// freedom, what scipy.stats.pearsonr reports); NaN pairs are skipped.
+func Pearson(x, y []float64) (r, p float64) {
+	_, _, sxx, sxy, syy, n := moments(x, y)
+	if n < 3 || sxx == 0 || syy == 0 {
+		return math.NaN(), math.NaN()
+	}
+	r = max(-1, min(1, sxy/math.Sqrt(sxx*syy)))
+	if math.Abs(r) == 1 {
+		return r, 0
+	}
+	df := float64(n - 2)
+	t := math.Abs(r) * math.Sqrt(df/(1-r*r))
+	return r, 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(t)
+}
+
+// moments returns means and centred sums of squares/products over the pairs with neither value NaN,
+// in two passes for accuracy.
+func moments(x, y []float64) (mx, my, sxx, sxy, syy float64, n int) {
+	for i := range x {
+		if !math.IsNaN(x[i]) && !math.IsNaN(y[i]) {
+			mx += x[i]
+			my += y[i]
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	mx /= float64(n)
+	my /= float64(n)
+	for i := range x {
+		if !math.IsNaN(x[i]) && !math.IsNaN(y[i]) {
+			dx, dy := x[i]-mx, y[i]-my
+			sxx += dx * dx
+			sxy += dx * dy
+			syy += dy * dy
+		}
+	}
+	return
+}
+
+// WriteOutputs adds the per-neuron table, the frequencies-by-class table and the figures of
+// freqs.py to dir, which holds s's summary.safetensors. RW classes come from modelPath's weights (TL
+// processing, refactored; paper-spec §1–§2). The new files are written into a temporary sibling
+// together with hard links to dir's files, which then replaces dir: readers see the folder without
+// the outputs or with all of them, and on error dir is unchanged.
+func WriteOutputs(dir string, s *Summary, modelPath string, opts OutputOptions) (*Outputs, error) {
+	if opts.ModelSHA256 != "" && s.Meta["model_sha256"] != "" && s.Meta["model_sha256"] != opts.ModelSHA256 {
+		return nil, fmt.Errorf("%s: summary of model %s (sha256 %.12s…), not of %s", filepath.Join(dir, "summary.safetensors"),
+			s.Meta["model"], s.Meta["model_sha256"], modelPath)
+	}
+	src, err := classes.Open(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	if d := src.Dims(); d.NLayers != s.NLayer || d.DMLP != s.NFF {
+		return nil, fmt.Errorf("%s: model has %d layers × %d neurons, the summary in %s %d × %d", modelPath, d.NLayers, d.DMLP, dir, s.NLayer, s.NFF)
+	}
+	co := classes.DefaultOptions()
+	co.Region = classes.RegionNone // classes do not depend on the randomness regions
+	res, err := classes.Compute(src, co)
+	if err != nil {
+		return nil, err
+	}
+	o := &Outputs{Model: s.Meta["model"], Seed: opts.Seed}
+	if o.Model == "" {
+		o.Model = filepath.Base(modelPath)
+	}
+	if o.Seed == 0 {
+		o.Seed = BaselineSeed
+	}
+	cls := make([]classes.Class, len(res.Neurons))
+	for i, n := range res.Neurons {
+		cls[i] = n.Class
+	}
+	freq := s.FreqGatePos()
+	o.ByClass = ByClass(freq, cls, s.NLayer, s.NFF, o.Seed)
+
+	dir = filepath.Clean(dir)
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".out-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	means := meansOf(s)
+	steps := []struct {
+		name string
+		f    func(string) error
+	}{
+		{"neurons.parquet", func(p string) error { return writeNeuronsParquet(p, s, freq, cls, means) }},
+		{"neurons.csv", func(p string) error { return writeNeuronsCSV(p, s, freq, cls, means) }},
+		{"freqs_by_class.csv", o.writeByClassCSV},
+		{"freqs_by_class.md", o.writeByClassMD},
+	}
+	for _, st := range steps {
+		if err := st.f(filepath.Join(tmp, st.name)); err != nil {
+			return nil, fmt.Errorf("%s: %v", filepath.Join(dir, st.name), err)
+		}
+		o.Files = append(o.Files, st.name)
+	}
+	formats := opts.Formats
+	if formats == nil {
+		formats = []string{"png", "svg"}
+	}
+	if len(formats) > 0 {
+		figs, err := o.writeFigures(tmp, s, freq, res, opts.LogY, formats)
+		if err != nil {
+			return nil, fmt.Errorf("%s: figures: %v", dir, err)
+		}
+		o.Files = append(o.Files, figs...)
+	}
+	if err := swapIn(dir, tmp); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// swapIn hard-links dir's files that tmp does not replace into tmp, then replaces dir by tmp.
+func swapIn(dir, tmp string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		dst := filepath.Join(tmp, e.Name())
+		if _, err := os.Lstat(dst); err == nil {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			return fmt.Errorf("%s: unexpected non-file %s in the output folder", dir, e.Name())
+		}
+		if err := os.Link(filepath.Join(dir, e.Name()), dst); err != nil {
+			return err
+		}
+	}
+	old := tmp + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.Rename(old, dir)
+		return err
+	}
+	return os.RemoveAll(old)
+}
+
+// neuronRows builds the neurons table; means is meansOf(s).
+func neuronRows(s *Summary, freq []float64, cls []classes.Class, means []float64, emit func(*outNeuronRow) error) error {
+	N := s.NFF
+	var row outNeuronRow
+	for l := 0; l < s.NLayer; l++ {
+		for n := 0; n < N; n++ {
+			row = outNeuronRow{Layer: int32(l), Neuron: int32(n), Class: cls[l*N+n].String(), FreqGatePos: freq[l*N+n]}
+			for q, vals := range row.quadrantValues() {
+				if s.Tokens > 0 {
+					*vals[0] = float64(s.State.Count[(l*4+q)*N+n]) / float64(s.Tokens)
+				}
+				for v := 0; v < 4; v++ {
+					*vals[v+1] = means[((l*4+q)*4+v)*N+n]
+				}
+			}
+			if err := emit(&row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func writeNeuronsParquet(path string, s *Summary, freq []float64, cls []classes.Class, means []float64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := parquet.NewGenericWriter[outNeuronRow](f, parquet.Compression(&zstd.Codec{}))
+	rows := make([]outNeuronRow, 0, 4096)
+	flush := func() error {
+		_, err := w.Write(rows)
+		rows = rows[:0]
+		return err
+	}
+	if err := neuronRows(s, freq, cls, means, func(r *outNeuronRow) error {
+		rows = append(rows, *r)
+		if len(rows) == cap(rows) {
+			return flush()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func ff(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func writeNeuronsCSV(path string, s *Summary, freq []float64, cls []classes.Class, means []float64) error {
+	return createBuffered(path, func(w *bufio.Writer) error {
+		w.WriteString(strings.Join(outNeuronColumns(), ",") + "\n")
+		return neuronRows(s, freq, cls, means, func(r *outNeuronRow) error {
+			fmt.Fprintf(w, "%d,%d,%s,%s", r.Layer, r.Neuron, r.Class, ff(r.FreqGatePos))
+			for _, vals := range r.quadrantValues() {
+				for _, v := range vals {
+					w.WriteString("," + ff(*v))
+				}
+			}
+			return w.WriteByte('\n')
+		})
+	})
+}
+
+func createBuffered(path string, write func(w *bufio.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := write(w); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// f3 prints a table value with the paper's precision 3 (§8.3); "-" for an empty class.
+func f3(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+func (o *Outputs) writeByClassCSV(path string) error {
+	return createBuffered(path, func(w *bufio.Writer) error {
+		w.WriteString("class,neurons,true,baseline,baseline_neurons\n")
+		for _, r := range o.ByClass {
+			fmt.Fprintf(w, "%s,%d,%s,%s,%d\n", r.Class, r.Neurons, ff(r.True), ff(r.Baseline), len(r.BaselineIdx))
+		}
+		return nil
+	})
+}
+
+func (o *Outputs) writeByClassMD(path string) error {
+	return createBuffered(path, func(w *bufio.Writer) error {
+		fmt.Fprintf(w, "Activation frequency P(gate > 0) by RW class of `%s`: mean over the class (true) and over random\n"+
+			"non-class neurons of the same layers (baseline; c per layer, all when c ≥ d_mlp/2; seed %d).\n\n", o.Model, o.Seed)
+		w.WriteString("| class | neurons | true | baseline |\n|---|---:|---:|---:|\n")
+		for _, r := range o.ByClass {
+			fmt.Fprintf(w, "| %s | %d | %s | %s |\n", r.Class, r.Neurons, f3(r.True), f3(r.Baseline))
+		}
+		return nil
+	})
+}
+
+// Table is the frequencies-by-class table as printed by `wcos freqs`.
+func (o *Outputs) Table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "activation frequency P(gate>0) by RW class (baseline: random same-layer non-class neurons, seed %d)\n", o.Seed)
+	fmt.Fprintf(&b, "%-36s %8s %7s %9s\n", "class", "neurons", "true", "baseline")
+	for _, r := range o.ByClass {
+		fmt.Fprintf(&b, "%-36s %8d %7s %9s\n", r.Class, r.Neurons, f3(r.True), f3(r.Baseline))
+	}
+	return b.String()
+}
+
+// Print writes Table to w.
+func (o *Outputs) Print(w io.Writer) { io.WriteString(w, o.Table()) }
+
+const freqLabel = "Frequency of gate>0"
+
+// writeFigures draws freqs.py's figures: layers, categories and one 2-D histogram grid per cosine or
+// norm against the frequency.
+func (o *Outputs) writeFigures(dir string, s *Summary, freq []float64, res *classes.Result, logY bool, formats []string) ([]string, error) {
+	N := s.NFF
+	suffix, yl := "", "proportion of neurons"
+	if logY {
+		suffix, yl = "_log", "proportion of neurons (log)"
+	}
+	var files []string
+	save := func(f *plots.Figure, name string) error {
+		paths, err := f.Save(filepath.Join(dir, name), formats...)
+		for _, p := range paths {
+			files = append(files, filepath.Base(p))
+		}
+		return err
+	}
+	layerPanels := make([]plots.HistPanel, s.NLayer)
+	for l := range layerPanels {
+		layerPanels[l] = plots.HistPanel{Title: fmt.Sprintf("Layer %d", l), Values: freq[l*N : (l+1)*N]}
+	}
+	if err := save(plots.FracHistGrid{Title: fmt.Sprintf("%s by layer in %s (%d tokens)", freqLabel, o.Model, s.Tokens),
+		XLabel: freqLabel, YLabel: yl, Panels: layerPanels, Cols: 4, XRange: [2]float64{0, 1}, LogY: logY}.Figure(), "layers"+suffix); err != nil {
+		return files, err
+	}
+
+	var catPanels []plots.HistPanel
+	var empty []string
+	for _, r := range o.ByClass {
+		if r.Neurons == 0 {
+			empty = append(empty, r.Class.Abbrev())
+			continue
+		}
+		catPanels = append(catPanels,
+			plots.HistPanel{Title: fmt.Sprintf("%s (%d)", r.Class, r.Neurons), Values: pick(freq, r.Idx)},
+			plots.HistPanel{Title: fmt.Sprintf("baseline (%d)", len(r.BaselineIdx)), Values: pick(freq, r.BaselineIdx)})
+	}
+	title := fmt.Sprintf("%s by RW class (left) and its random\nsame-layer baseline (right) in %s", freqLabel, o.Model)
+	if len(empty) > 0 {
+		title += "\nno neurons: " + strings.Join(empty, ", ")
+	}
+	if err := save(plots.FracHistGrid{Title: title, XLabel: freqLabel, YLabel: yl, Panels: catPanels, Cols: 2,
+		XRange: [2]float64{0, 1}, LogY: logY, PanelW: 2.8 * vg.Inch}.Figure(), "categories"+suffix); err != nil {
+		return files, err
+	}
+
+	metrics := []struct {
+		name, label string
+		f           func(*classes.Neuron) float64
+	}{
+		{"linout", "cos(w_in, w_out)", func(n *classes.Neuron) float64 { return n.LinOut }},
+		{"gateout", "cos(w_gate, w_out)", func(n *classes.Neuron) float64 { return n.GateOut }},
+		{"gatelin", "cos(w_gate, w_in)", func(n *classes.Neuron) float64 { return n.GateLin }},
+		{"norm_gate", "‖w_gate‖", func(n *classes.Neuron) float64 { return n.NormGate }},
+		{"norm_in_out", "‖w_in‖·‖w_out‖", func(n *classes.Neuron) float64 { return n.NormIn * n.NormOut }},
+	}
+	for _, m := range metrics {
+		ys := make([]float64, len(res.Neurons))
+		for i := range res.Neurons {
+			ys[i] = m.f(&res.Neurons[i])
+		}
+		yr := [2]float64{-1, 1}
+		if strings.HasPrefix(m.name, "norm") {
+			yr = paddedRange(ys)
+		}
+		panels := make([]plots.Hist2DPanel, s.NLayer)
+		for l := range panels {
+			x, y := freq[l*N:(l+1)*N], ys[l*N:(l+1)*N]
+			a, b := OLS(x, y)
+			r, p := Pearson(x, y)
+			ps := fmt.Sprintf("p=%.2g", p)
+			if p < 0.01 {
+				ps = "p<0.01"
+			}
+			panels[l] = plots.Hist2DPanel{Title: fmt.Sprintf("Layer %d", l), X: x, Y: y, Fit: &[2]float64{a, b},
+				Legend: []string{fmt.Sprintf("r = %.2f", r), ps}}
+		}
+		g := plots.Hist2DGrid{Title: fmt.Sprintf("%s vs. %s in %s", freqLabel, m.label, o.Model), XLabel: freqLabel, YLabel: m.label,
+			CLabel: "neurons per cell", Panels: panels, Cols: 4, XRange: [2]float64{0, 1}, YRange: yr,
+			FitName: "OLS fit; r: Pearson correlation, p: two-sided p-value"}
+		if err := save(g.Figure(), m.name); err != nil {
+			return files, err
+		}
+	}
+	return files, nil
+}
+
+func pick(v []float64, idx []int) []float64 {
+	out := make([]float64, len(idx))
+	for i, k := range idx {
+		out[i] = v[k]
+	}
+	return out
+}
+
+// paddedRange is [min, max] of the finite values widened by 2 % on each side.
+func paddedRange(v []float64) [2]float64 {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range v {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			lo, hi = math.Min(lo, x), math.Max(hi, x)
+		}
+	}
+	if lo > hi {
+		return [2]float64{0, 1}
+	}
+	pad := math.Max((hi-lo)*0.02, 1e-9)
+	return [2]float64{lo - pad, hi + pad}
+}
