@@ -125,7 +125,7 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	defer m.Close()
 	if err := (hooks.Spec{Ablation: &hooks.Ablation{Neurons: cfg.Neurons}}).Validate(m.NLayer(), m.NFF()); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--neurons: %v (%s)", err, cfg.Model)
 	}
 	spec, err := BuildSpec(cfg)
 	if err != nil {

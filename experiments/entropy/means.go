@@ -18,7 +18,7 @@ import (
 func summaryMeans(cfg Config) ([]float32, error) {
 	s := cfg.Summary
 	if sha := s.Meta["model_sha256"]; cfg.ModelSHA256 != "" && sha != cfg.ModelSHA256 {
-		return nil, fmt.Errorf("--means: summary of model %s (sha256 %.12s…), not of %s", s.Meta["model"], sha, cfg.Model)
+		return nil, fmt.Errorf("--means %s: summary of model %s (sha256 %.12s…), not of %s", s.Path, s.Meta["model"], sha, cfg.Model)
 	}
 	if cfg.Post != 0 && s.Meta["refactor"] != strconv.FormatBool(cfg.Refactor) {
 		return nil, fmt.Errorf("--means: summary computed with refactor=%s, run with --refactor=%v", s.Meta["refactor"], cfg.Refactor)
