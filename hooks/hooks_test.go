@@ -45,10 +45,10 @@ func TestValidate(t *testing.T) {
 		spec Spec
 		err  string
 	}{
-		{Spec{Ablation: &Ablation{Neurons: []Neuron{{7, 687}}}}, ""},
-		{Spec{Ablation: &Ablation{Neurons: []Neuron{{8, 0}}}}, "out of range"},
-		{Spec{Ablation: &Ablation{Neurons: []Neuron{{0, 688}}}}, "out of range"},
-		{Spec{Ablation: &Ablation{Neurons: []Neuron{{0, 1}}, Values: []float32{1, 2}}}, "2 values for 1 neurons"},
+		{Spec{Ablation: &Ablation{Neurons: []Neuron{{Layer: 7, Index: 687}}}}, ""},
+		{Spec{Ablation: &Ablation{Neurons: []Neuron{{Layer: 8, Index: 0}}}}, "out of range"},
+		{Spec{Ablation: &Ablation{Neurons: []Neuron{{Layer: 0, Index: 688}}}}, "out of range"},
+		{Spec{Ablation: &Ablation{Neurons: []Neuron{{Layer: 0, Index: 1}}, Values: []float32{1, 2}}}, "2 values for 1 neurons"},
 		{Spec{Capture: Capture{9: nil}}, "capture layer 9"},
 		{Spec{Capture: Capture{1: {700}}}, "out of range"},
 	}

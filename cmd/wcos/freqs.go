@@ -22,7 +22,11 @@ func freqsCommand() *cli.Command {
 layer, neuron and quadrant gate±/in± (strict signs; in = s_n·up with refactoring, the default): the token
 count, the means of post, gate, in and swish, and the top-k tokens by |post| with (row, position)
 (paper-spec §6.1, the neuroscope/GLUScope summary). Writes DIR/summary.safetensors ([layer, neuron] and
-[k, layer, neuron] tensors; numpy/torch read it) and DIR/run.json.
+[k, layer, neuron] tensors; numpy/torch read it) and DIR/run.json, then beside them (paper-spec §6.2):
+neurons.parquet/.csv (one row per neuron with its RW class and per-quadrant frequency and means, as the
+GLUScope dataset), freqs_by_class.csv/.md (mean frequency of gate>0 per RW class against a random
+same-layer baseline, seeded by --baseline-seed) and the figures layers, categories, linout, gateout,
+gatelin, norm_gate and norm_in_out (PNG and SVG).
 
 Long runs checkpoint into DIR.partial/ every --checkpoint-rows rows (or --checkpoint-every); rerunning
 the same command after a kill resumes there and ends with a summary byte-identical to an uninterrupted
@@ -34,7 +38,7 @@ Examples:
   for i in 0 1 2 3; do wcos freqs --shard $i/4 --out out/part$i & done; wait
   wcos merge --out out/freqs out/part*/summary.safetensors
   wcos entropy --neurons @weakening.txt --ablation mean --means out/freqs/summary.safetensors`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo)"},
 			&cli.StringFlag{Name: "dataset", Usage: "token data set, JSONL, text, Parquet or Arrow (default: embedded evaluation text)"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/freqs-TIME)"},
@@ -50,7 +54,7 @@ Examples:
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
 			&cli.IntFlag{Name: "gpu-layers", Value: 999, Usage: "layers offloaded to a GPU (CUDA builds)"},
 			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
-		},
+		}, outputFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("freqs: unexpected argument %q", c.Args().First())
@@ -89,11 +93,12 @@ Examples:
 			if err != nil {
 				return err
 			}
+			info.Options["log"], info.Options["baseline_seed"] = c.Bool("log"), c.Uint64("baseline-seed")
 			if err := info.Write(cfg.Out); err != nil {
 				return err
 			}
 			printFreqsSummary(s, cfg.Out)
-			return nil
+			return writeFreqsOutputs(c, cfg.Out, s, cfg.Model, cfg.ModelSHA256)
 		},
 	}
 }
@@ -103,7 +108,14 @@ func mergeCommand() *cli.Command {
 		Name:      "merge",
 		Usage:     "combine shard summaries of 'wcos freqs --shard i/n' exactly",
 		UsageText: "wcos merge --out DIR SUMMARY.safetensors...",
-		Flags:     []cli.Flag{&cli.StringFlag{Name: "out", Required: true, Usage: "output folder for the merged summary.safetensors"}},
+		Description: `Adds the shard summaries' counts and sums exactly and writes DIR/summary.safetensors with the
+tables and figures of 'wcos freqs'; RW classes for them come from --model's weights, which must be the
+model the shards were computed with.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder for the merged summary.safetensors"},
+			&cli.StringFlag{Name: "model", Usage: "the shards' model, for the RW classes (default: embedded tiny-olmo)"},
+			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
+		}, outputFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return fmt.Errorf("merge: no summaries given")
@@ -123,6 +135,18 @@ func mergeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			model, err := resolveModel(c.String("model"), c.String("type"))
+			if err != nil {
+				return err
+			}
+			// Hashed before anything is written, so a wrong --model leaves no half-made folder.
+			mi, err := runinfo.Hash(model)
+			if err != nil {
+				return err
+			}
+			if sha := m.Meta["model_sha256"]; sha != "" && sha != mi.SHA256 {
+				return fmt.Errorf("%s: summaries of model %s (sha256 %.12s…), not of --model %s", c.Args().First(), m.Meta["model"], sha, model)
+			}
 			out := c.String("out")
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
@@ -131,7 +155,7 @@ func mergeCommand() *cli.Command {
 				return err
 			}
 			printFreqsSummary(m, out)
-			return nil
+			return writeFreqsOutputs(c, out, m, model, mi.SHA256)
 		},
 	}
 }
@@ -152,4 +176,24 @@ func printFreqsSummary(s *freqs.Summary, out string) {
 		fmt.Println()
 	}
 	fmt.Printf("wrote %s/summary.safetensors\n", out)
+}
+
+// outputFlags are freqs' and merge's flags for WriteOutputs (fresh values: cli flags keep state).
+func outputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "log", Value: true, Usage: "log-scaled y axes in the frequency histograms (freqs.py --log)"},
+		&cli.Uint64Flag{Name: "baseline-seed", Value: freqs.BaselineSeed, Usage: "seed of the random same-layer baselines of the by-class table"},
+	}
+}
+
+// writeFreqsOutputs adds neurons.parquet/.csv, freqs_by_class.csv/.md and the figures beside the
+// summary and prints the by-class table.
+func writeFreqsOutputs(c *cli.Context, out string, s *freqs.Summary, model, sha string) error {
+	o, err := freqs.WriteOutputs(out, s, model, freqs.OutputOptions{LogY: c.Bool("log"), Seed: c.Uint64("baseline-seed"), ModelSHA256: sha})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%s", o.Table())
+	fmt.Printf("wrote %s/{%s}\n", out, strings.Join(o.Files, ","))
+	return nil
 }

@@ -134,8 +134,8 @@ func TestReadMeans(t *testing.T) {
 		want          map[hooks.Neuron]float32
 		err           string
 	}{
-		{"json", `{"5.1": 0.25, "7.100": -1}`, map[hooks.Neuron]float32{{5, 1}: 0.25, {7, 100}: -1}, ""},
-		{"csv with header", "neuron,value\n5.1,0.25\n7.100,-1\n", map[hooks.Neuron]float32{{5, 1}: 0.25, {7, 100}: -1}, ""},
+		{"json", `{"5.1": 0.25, "7.100": -1}`, map[hooks.Neuron]float32{{Layer: 5, Index: 1}: 0.25, {Layer: 7, Index: 100}: -1}, ""},
+		{"csv with header", "neuron,value\n5.1,0.25\n7.100,-1\n", map[hooks.Neuron]float32{{Layer: 5, Index: 1}: 0.25, {Layer: 7, Index: 100}: -1}, ""},
 		{"csv bad line", "5.1,0.25\n7.x,1\n", nil, ":2:"},
 		{"json bad neuron", `{"a.1": 1}`, nil, "bad neuron"},
 		{"empty csv", "neuron,value\n", nil, "no L.N,value rows"},

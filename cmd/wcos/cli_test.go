@@ -1,0 +1,277 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/wcos-dev/wcos/experiments/freqs"
+	"github.com/wcos-dev/wcos/internal/testmodels"
+	"github.com/wcos-dev/wcos/safetensors"
+)
+
+// runCLI runs `wcos args…` in-process through the real application.
+func runCLI(t *testing.T, args ...string) error {
+	t.Helper()
+	return newApp().Run(append([]string{"wcos"}, args...))
+}
+
+// tree lists a folder's files with sizes and times, to see that a failed run left it alone.
+func tree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil {
+			out = append(out, fmt.Sprintf("%s %d %d", p, info.Size(), info.ModTime().UnixNano()))
+		}
+		return nil
+	})
+	return out
+}
+
+func writeFile(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const goodRows = `{"text": "The quick brown fox jumps over the lazy dog."}
+{"text": "It was the best of times, it was the worst of times."}
+{"input_ids": [50, 60, 70, 80, 90, 100, 110, 120, 130, 140]}
+`
+
+// TestCLIBadInput: every bad input fails before any output is made, with a one-line error that names
+// the file (or flag) and the problem, and leaves an existing output folder as it was.
+func TestCLIBadInput(t *testing.T) {
+	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	dir := t.TempDir()
+	good := writeFile(t, filepath.Join(dir, "good.jsonl"), goodRows)
+	badJSON := writeFile(t, filepath.Join(dir, "badjson.jsonl"), `{"text": "fine"}`+"\n"+`{"text": "oops`+"\n")
+	noField := writeFile(t, filepath.Join(dir, "nofield.jsonl"), `{"text": "fine"}`+"\n"+`{"txt": "neither"}`+"\n")
+	bigID := writeFile(t, filepath.Join(dir, "bigid.jsonl"), `{"input_ids": [1, 2, 50304]}`+"\n")
+	empty := writeFile(t, filepath.Join(dir, "empty.jsonl"), "")
+	long := writeFile(t, filepath.Join(dir, "long.jsonl"), `{"input_ids": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]}`+"\n")
+	neurons := writeFile(t, filepath.Join(dir, "neurons.txt"), "# weakening\n5.1\n5.x\n")
+	means := writeFile(t, filepath.Join(dir, "means.csv"), "neuron,value\n5.1,0.25\n5.2,zero\n")
+	noCol := filepath.Join(dir, "nocol.parquet")
+	if err := parquet.WriteFile(noCol, []struct {
+		Body string `parquet:"body"`
+	}{{"some text"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two summaries of one model with different k, and one claiming another model.
+	s2, s3 := filepath.Join(dir, "k2"), filepath.Join(dir, "k3")
+	for _, c := range []struct{ out, k string }{{s2, "2"}, {s3, "3"}} {
+		if err := runCLI(t, "freqs", "--model", model, "--dataset", good, "--k", c.k, "--max-length", "32", "--threads", "2", "--out", c.out); err != nil {
+			t.Fatalf("freqs --k %s: %v", c.k, err)
+		}
+	}
+	other, err := freqs.Read(filepath.Join(s2, "summary.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Meta["model_sha256"] = strings.Repeat("ab", 32)
+	otherSum := filepath.Join(dir, "other.safetensors")
+	if err := other.Write(otherSum); err != nil {
+		t.Fatal(err)
+	}
+
+	common := []string{"--model", model, "--threads", "2", "--max-length", "32"}
+	cases := []struct {
+		name string
+		args []string
+		want []string // substrings of the error: the file or flag, and the problem
+	}{
+		{"entropy layer out of range", []string{"entropy", "--dataset", good, "--neurons", "99.0"}, []string{"--neurons", "99.0", "8 layers", model}},
+		{"entropy neuron out of range", []string{"entropy", "--dataset", good, "--neurons", "5.9999"}, []string{"--neurons", "5.9999", "688 neurons", model}},
+		{"entropy malformed --neurons file", []string{"entropy", "--dataset", good, "--neurons", "@" + neurons}, []string{neurons + ":3", "5.x"}},
+		{"entropy bad JSON row", []string{"entropy", "--dataset", badJSON}, []string{badJSON + ":2", "JSON"}},
+		{"entropy row without text or input_ids", []string{"entropy", "--dataset", noField}, []string{noField + ":2", "input_ids"}},
+		{"entropy token id ≥ vocab", []string{"entropy", "--dataset", bigID}, []string{bigID + ":1", "50304", "vocab"}},
+		{"entropy empty dataset", []string{"entropy", "--dataset", empty}, []string{empty, "no rows"}},
+		{"entropy --means CSV bad line", []string{"entropy", "--dataset", good, "--neurons", "5.1,5.2", "--ablation", "mean", "--means", means}, []string{means + ":3", "5.2,zero"}},
+		{"entropy --ablation mean without --means", []string{"entropy", "--dataset", good, "--neurons", "5.1", "--ablation", "mean"}, []string{"--ablation mean", "--means"}},
+		{"entropy --means of another model", []string{"entropy", "--dataset", good, "--neurons", "5.1", "--ablation", "mean", "--means", otherSum}, []string{"--means " + otherSum, "abababababab", model}},
+		{"freqs empty dataset", []string{"freqs", "--dataset", empty}, []string{empty, "no rows"}},
+		{"freqs input_ids longer than --max-length", []string{"freqs", "--dataset", long, "--max-length", "8"}, []string{long + ":1", "max length 8"}},
+		{"freqs Parquet without the column", []string{"freqs", "--dataset", noCol}, []string{noCol, "column", "body"}},
+		{"freqs bad --shard", []string{"freqs", "--dataset", good, "--shard", "2/2"}, []string{"--shard", "2/2"}},
+		{"freqs unparsable --shard", []string{"freqs", "--dataset", good, "--shard", "x"}, []string{"--shard", `"x"`}},
+		{"merge of another model's summaries", []string{"merge", "--model", model, otherSum}, []string{otherSum, "abababababab", "--model"}},
+		{"merge different k", []string{"merge", "--model", model, filepath.Join(s2, "summary.safetensors"), filepath.Join(s3, "summary.safetensors")}, []string{filepath.Join(s3, "summary.safetensors"), "k 3", "k 2"}},
+	}
+	for _, c := range cases {
+		for _, existing := range []bool{false, true} {
+			out := filepath.Join(dir, "out")
+			os.RemoveAll(out)
+			var before []string
+			if existing {
+				if err := os.MkdirAll(out, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, filepath.Join(out, "keep.txt"), "earlier result")
+				before = tree(t, out)
+			}
+			// Case flags after the common ones, so that they win; merge's flags before its summaries.
+			args := append(append([]string{c.args[0]}, common...), c.args[1:]...)
+			args = append(args, "--out", out)
+			if c.args[0] == "merge" {
+				args = append([]string{"merge", "--out", out}, c.args[1:]...)
+			}
+			err := runCLI(t, args...)
+			if err == nil {
+				t.Errorf("%s (existing out %v): no error", c.name, existing)
+				continue
+			}
+			msg := err.Error()
+			if !existing {
+				t.Logf("%-42s wcos: %s", c.name, msg)
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("%s: error is not one line: %q", c.name, msg)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%s: error %q does not contain %q", c.name, msg, w)
+				}
+			}
+			if existing {
+				if after := tree(t, out); !slices.Equal(before, after) {
+					t.Errorf("%s: existing output folder changed:\nbefore %v\nafter  %v", c.name, before, after)
+				}
+			} else if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s: output folder %s exists after the error", c.name, out)
+			}
+			if ents, _ := filepath.Glob(filepath.Join(dir, ".out*")); len(ents) > 0 {
+				t.Errorf("%s: temporary files left: %v", c.name, ents)
+			}
+			if _, err := os.Stat(out + ".partial"); err == nil {
+				t.Errorf("%s: checkpoint folder %s.partial left", c.name, out)
+				os.RemoveAll(out + ".partial")
+			}
+		}
+	}
+}
+
+// TestCLIFreqsMerge: two shards through `wcos freqs` and `wcos merge` give a merged folder with the
+// summary of all tokens and every table and figure.
+func TestCLIFreqsMerge(t *testing.T) {
+	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	dir := t.TempDir()
+	ds := writeFile(t, filepath.Join(dir, "d.jsonl"), goodRows)
+	var tokens int64
+	var parts []string
+	for i := range 2 {
+		out := filepath.Join(dir, fmt.Sprintf("part%d", i))
+		if err := runCLI(t, "freqs", "--model", model, "--dataset", ds, "--max-length", "32", "--k", "2", "--threads", "2",
+			"--shard", fmt.Sprintf("%d/2", i), "--log=false", "--out", out); err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+		s, err := freqs.Read(filepath.Join(out, "summary.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens += s.Tokens
+		parts = append(parts, out)
+	}
+	out := filepath.Join(dir, "merged")
+	if err := runCLI(t, append([]string{"merge", "--model", model, "--log=false", "--out", out}, parts...)...); err != nil {
+		t.Fatal(err)
+	}
+	m, err := freqs.Read(filepath.Join(out, "summary.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Tokens != tokens || m.Meta["shard"] != "0/1" {
+		t.Errorf("merged: %d tokens, shard %q; want %d, 0/1", m.Tokens, m.Meta["shard"], tokens)
+	}
+	for _, f := range []string{"neurons.parquet", "neurons.csv", "freqs_by_class.csv", "freqs_by_class.md", "layers.png", "categories.svg", "linout.png", "norm_in_out.svg"} {
+		for _, d := range []string{out, parts[0]} {
+			if _, err := os.Stat(filepath.Join(d, f)); err != nil {
+				t.Errorf("%v", err)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(parts[0], "run.json")); err != nil {
+		t.Errorf("freqs: %v", err)
+	}
+}
+
+// TestCLIEntropy runs a small unablated and ablated entropy pass end to end.
+func TestCLIEntropy(t *testing.T) {
+	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name  string
+		extra []string
+		abl   int
+	}{
+		{"clean", nil, 0},
+		{"zero ablation gate-", []string{"--neurons", "5.1,7.100", "--gate", "-"}, 2},
+	} {
+		out := filepath.Join(dir, c.name)
+		args := append([]string{"entropy", "--model", model, "--max-tokens", "300", "--max-length", "64", "--threads", "2", "--out", out}, c.extra...)
+		if err := runCLI(t, args...); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var sum map[string]any
+		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatalf("%s: summary.json: %v", c.name, err)
+		}
+		f, err := safetensors.Open(filepath.Join(out, "metrics.safetensors"))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		lengths, err := f.Int32("lengths")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var tokens, width int64
+		for _, l := range lengths {
+			if l <= 0 || l > 64 {
+				t.Errorf("%s: row length %d outside 1…64", c.name, l)
+			}
+			tokens += int64(l)
+			width = max(width, int64(l))
+		}
+		for _, name := range []string{"entropy", "loss", "rank", "scale"} {
+			info, err := f.Info(name)
+			if err != nil || !slices.Equal(info.Shape, []int64{int64(len(lengths)), width}) {
+				t.Errorf("%s: %s shape %v (%v), want [%d %d]", c.name, name, info.Shape, err, len(lengths), width)
+			}
+		}
+		f.Close()
+		if tokens < 300 || tokens >= 300+64 {
+			t.Errorf("%s: %d tokens for --max-tokens 300", c.name, tokens)
+		}
+		if sum["rows"] != float64(len(lengths)) || sum["tokens"] != float64(tokens) || sum["loss_tokens"] != float64(tokens-int64(len(lengths))) ||
+			sum["ablated_neurons"] != float64(c.abl) {
+			t.Errorf("%s: summary.json %v for %d rows, %d tokens, %d ablated", c.name, sum, len(lengths), tokens, c.abl)
+		}
+		if e, _ := sum["mean_entropy"].(float64); e <= 0 || e > 11 {
+			t.Errorf("%s: mean entropy %v", c.name, e)
+		}
+		if _, err := os.Stat(filepath.Join(out, "run.json")); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testmodels.Cleanup()
+	os.Exit(code)
+}
