@@ -22,7 +22,7 @@ func benchModels(b *testing.B) map[string]string {
 
 // BenchmarkForward reports tokens/s of one decode of rows×length tokens with the hook modes side by
 // side: plain forward, + per-token metrics, + capture of every neuron, + conditional ablation of a
-// tenth of the neurons in the last quarter of the layers.
+// tenth of the neurons in the last quarter of the layers, quadrant statistics of every neuron.
 func BenchmarkForward(b *testing.B) {
 	for name, path := range benchModels(b) {
 		m, err := bindings.LoadModel(path, bindings.ModelOptions{})
@@ -53,16 +53,22 @@ func BenchmarkForward(b *testing.B) {
 				}
 			}
 			modes := []struct {
-				name    string
-				spec    hooks.Spec
-				metrics bool
+				name           string
+				spec           hooks.Spec
+				metrics, stats bool
 			}{
-				{"plain", hooks.Spec{}, false},
-				{"metrics", hooks.Spec{Scale: true}, true},
-				{"capture-all", hooks.Spec{Capture: all}, false},
-				{"ablate-gate-post+", hooks.Spec{Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, false},
-				{"ablate+metrics", hooks.Spec{Scale: true, Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, true},
+				{"plain", hooks.Spec{}, false, false},
+				{"metrics", hooks.Spec{Scale: true}, true, false},
+				{"capture-all", hooks.Spec{Capture: all}, false, false},
+				{"ablate-gate-post+", hooks.Spec{Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, false, false},
+				{"ablate+metrics", hooks.Spec{Scale: true, Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, true, false},
+				{"quadrant-stats", hooks.Spec{}, false, true},
 			}
+			st, err := bindings.NewStats(nl, nff, 16)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
 			for _, exact := range []bool{false, true} {
 				ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: size.rows * size.length, MaxRows: size.rows, Exact: exact})
 				if err != nil {
@@ -72,6 +78,10 @@ func BenchmarkForward(b *testing.B) {
 					b.Run(fmt.Sprintf("%s/%dx%d/exact=%v/%s", name, size.rows, size.length, exact, mode.name), func(b *testing.B) {
 						if err := ctx.SetHooks(mode.spec); err != nil {
 							b.Fatal(err)
+						}
+						if mode.stats {
+							ctx.AttachStats(st)
+							defer ctx.AttachStats(nil)
 						}
 						for i := 0; i < b.N; i++ {
 							if err := ctx.Decode(rows); err != nil {
