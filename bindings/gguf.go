@@ -324,6 +324,7 @@ func ReadGGUFTensors(path string, names []string) (map[string][]float32, map[str
 // MatMulNT computes c[i*n+j] = dot(a[i*k:(i+1)*k], b[j*k:(j+1)*k]) in float32 with ggml's CPU backend
 // (SIMD, llamafile sgemm) on nThreads threads (≤ 0: GOMAXPROCS). c is allocated when nil or too short.
 func MatMulNT(a []float32, m int, b []float32, n, k int, c []float32, nThreads int) ([]float32, error) {
+	initBackend() // the CPU backend is loaded at run time in the wcos_dynamic build
 	if m <= 0 || n <= 0 || k <= 0 || len(a) < m*k || len(b) < n*k {
 		return nil, fmt.Errorf("MatMulNT: bad sizes m=%d n=%d k=%d (len a %d, b %d)", m, n, k, len(a), len(b))
 	}

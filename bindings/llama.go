@@ -8,25 +8,13 @@ package bindings
 import "C"
 
 import (
-	"os"
-	"sync"
-
-	_ "github.com/ollama/ollama/llama/llama.cpp/src" // compiles and links llama.cpp and ggml (CPU)
-
 	_ "github.com/wcos-dev/wcos/native" // wcos's C hooks and metrics
 )
 
-var initOnce sync.Once
-
-// initBackend initialises llama.cpp once per process and routes its log through native/log.c:
-// errors to stderr, the rest only with WCOS_VERBOSE=1.
-func initBackend() {
-	initOnce.Do(func() {
-		C.wcos_log_verbose(C.bool(os.Getenv("WCOS_VERBOSE") != ""))
-		C.llama_log_set(C.ggml_log_callback(C.wcos_log), nil)
-		C.llama_backend_init()
-	})
-}
+// ggml comes from one of two places, chosen by build tag (docs/cuda.md): backend_static.go compiles
+// llama.cpp and ggml's CPU backend into the binary with cgo (the default); backend_dynamic.go
+// (-tags wcos_dynamic) links the shared libraries of native/cmake and loads backends at run time.
+// Each defines initBackend, which initialises llama.cpp once per process, and selectDevices.
 
 // SystemInfo reports the CPU features ggml was compiled with.
 func SystemInfo() string {

@@ -18,7 +18,9 @@ type Model struct {
 	Path  string
 }
 
-// ModelOptions configures loading. GPULayers is the number of layers offloaded (0 on CPU builds).
+// ModelOptions configures loading. GPULayers is the number of layers offloaded: ignored by the
+// static (CPU) build; in the wcos_dynamic build > 0 requires a GPU backend and < 0 means all layers
+// if one is loaded.
 type ModelOptions struct {
 	GPULayers int
 	NoMmap    bool
@@ -31,8 +33,12 @@ func LoadModel(path string, opt ModelOptions) (*Model, error) {
 		return nil, err
 	}
 	p := C.llama_model_default_params()
-	p.n_gpu_layers = C.int32_t(opt.GPULayers)
 	p.use_mmap = C.bool(!opt.NoMmap)
+	release, err := selectDevices(&p, opt.GPULayers) // backend_static.go / backend_dynamic.go
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	m := C.llama_model_load_from_file(cpath, p)

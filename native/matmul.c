@@ -1,18 +1,32 @@
 // Dense float32 products and dequantisation for the RW-class analysis (experiments/classes), on ggml's
 // CPU backend. Compiled as part of package bindings (bindings/native.c).
+//
+// The product goes through the backend API (ggml-backend.h), not ggml-cpu.h's ggml_graph_compute: in
+// the one-ggml dynamic build (docs/cuda.md) the CPU backend is a dlopened module whose functions the
+// binary cannot link to. The backend runs the same ggml_graph_plan/ggml_graph_compute.
 #include <stdlib.h>
 #include <string.h>
 #include "ggml.h"
-#include "ggml-cpu.h"
+#include "ggml-backend.h"
 #include "wcos_native.h"
 
 int wcos_matmul_nt(const float *a, int64_t m, const float *b, int64_t n, int64_t k, float *c, int n_threads) {
     if (m <= 0 || n <= 0 || k <= 0) {
         return -1;
     }
+    // The CPU backend must be registered (statically, or loaded by the bindings' initBackend).
+    ggml_backend_t be = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, NULL);
+    if (be == NULL) {
+        return -5;
+    }
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_get_device(be));
+    ggml_backend_set_n_threads_t set_n_threads =
+        (ggml_backend_set_n_threads_t)ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
+    if (set_n_threads != NULL) {
+        set_n_threads(be, n_threads);
+    }
     // Only tensor headers and the graph live in the context; the data stay in the caller's buffers
     // (no_alloc), so a 11008² product needs no second copy of its 485 MB result.
-    ggml_cpu_init();
     struct ggml_init_params ip = {
         .mem_size = 4 * ggml_tensor_overhead() + ggml_graph_overhead() + 1024,
         .mem_buffer = NULL,
@@ -20,6 +34,7 @@ int wcos_matmul_nt(const float *a, int64_t m, const float *b, int64_t n, int64_t
     };
     struct ggml_context *ctx = ggml_init(ip);
     if (ctx == NULL) {
+        ggml_backend_free(be);
         return -2;
     }
     // ggml_mul_mat(x, y) = y·xᵀ with ne0 = k the shared (contiguous) dimension: result ne = [n, m],
@@ -32,19 +47,12 @@ int wcos_matmul_nt(const float *a, int64_t m, const float *b, int64_t n, int64_t
     r->data = c;
     struct ggml_cgraph *gf = ggml_new_graph(ctx);
     ggml_build_forward_expand(gf, r);
-    struct ggml_cplan plan = ggml_graph_plan(gf, n_threads, NULL);
-    void *work = NULL;
-    if (plan.work_size > 0) {
-        work = malloc(plan.work_size);
-        if (work == NULL) {
-            ggml_free(ctx);
-            return -3;
-        }
-        plan.work_data = work;
-    }
-    enum ggml_status st = ggml_graph_compute(gf, &plan);
-    free(work);
+    enum ggml_status st = ggml_backend_graph_compute(be, gf);
     ggml_free(ctx);
+    ggml_backend_free(be);
+    if (st == GGML_STATUS_ALLOC_FAILED) {
+        return -3;
+    }
     return st == GGML_STATUS_SUCCESS ? 0 : -4;
 }
 
