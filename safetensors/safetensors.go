@@ -157,13 +157,19 @@ func (f *File) Raw(name string) ([]byte, error) {
 	return buf, nil
 }
 
-// Float32 returns a floating-point tensor converted to float32.
-func (f *File) Float32(name string) ([]float32, error) {
+// read returns a tensor's location and bytes.
+func (f *File) read(name string) (TensorInfo, []byte, error) {
 	t, err := f.Info(name)
 	if err != nil {
-		return nil, err
+		return t, nil, err
 	}
 	raw, err := f.Raw(name)
+	return t, raw, err
+}
+
+// Float32 returns a floating-point tensor converted to float32.
+func (f *File) Float32(name string) ([]float32, error) {
+	t, raw, err := f.read(name)
 	if err != nil {
 		return nil, err
 	}
@@ -174,77 +180,9 @@ func (f *File) Float32(name string) ([]float32, error) {
 	return out, nil
 }
 
-// Int32 returns an I32 or I64 tensor as int32.
-func (f *File) Int32(name string) ([]int32, error) {
-	t, err := f.Info(name)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := f.Raw(name)
-	if err != nil {
-		return nil, err
-	}
-	switch t.DType {
-	case "I32":
-		out := make([]int32, len(raw)/4)
-		for i := range out {
-			out[i] = int32(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-		return out, nil
-	case "I64":
-		out := make([]int32, len(raw)/8)
-		for i := range out {
-			v := int64(binary.LittleEndian.Uint64(raw[8*i:]))
-			if v != int64(int32(v)) {
-				return nil, fmt.Errorf("%s: tensor %q: value %d does not fit int32", f.Path, name, v)
-			}
-			out[i] = int32(v)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%s: tensor %q: dtype %s is not an integer type", f.Path, name, t.DType)
-}
-
-// Int64 returns an I64 or I32 tensor as int64.
-func (f *File) Int64(name string) ([]int64, error) {
-	t, err := f.Info(name)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := f.Raw(name)
-	if err != nil {
-		return nil, err
-	}
-	switch t.DType {
-	case "I64", "U64":
-		out := make([]int64, len(raw)/8)
-		for i := range out {
-			out[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
-		}
-		return out, nil
-	case "I32":
-		out := make([]int64, len(raw)/4)
-		for i := range out {
-			out[i] = int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
-		}
-		return out, nil
-	case "I8":
-		out := make([]int64, len(raw))
-		for i := range out {
-			out[i] = int64(int8(raw[i]))
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%s: tensor %q: dtype %s is not an integer type", f.Path, name, t.DType)
-}
-
 // Float64 returns a floating-point tensor as float64 (F64 exactly).
 func (f *File) Float64(name string) ([]float64, error) {
-	t, err := f.Info(name)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := f.Raw(name)
+	t, raw, err := f.read(name)
 	if err != nil {
 		return nil, err
 	}
@@ -255,13 +193,58 @@ func (f *File) Float64(name string) ([]float64, error) {
 		}
 		return out, nil
 	}
-	v, err := ToFloat32(t.DType, raw)
+	v, err := f.Float32(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: tensor %q: %v", f.Path, name, err)
+		return nil, err
 	}
 	out := make([]float64, len(v))
 	for i, x := range v {
 		out[i] = float64(x)
+	}
+	return out, nil
+}
+
+// Int64 returns an integer tensor (I64, U64 as its bits, I32, I8) as int64.
+func (f *File) Int64(name string) ([]int64, error) {
+	t, raw, err := f.read(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	switch t.DType {
+	case "I64", "U64":
+		out = make([]int64, len(raw)/8)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+	case "I32":
+		out = make([]int64, len(raw)/4)
+		for i := range out {
+			out[i] = int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
+		}
+	case "I8":
+		out = make([]int64, len(raw))
+		for i := range out {
+			out[i] = int64(int8(raw[i]))
+		}
+	default:
+		return nil, fmt.Errorf("%s: tensor %q: dtype %s is not an integer type", f.Path, name, t.DType)
+	}
+	return out, nil
+}
+
+// Int32 returns an integer tensor as int32, failing on values that do not fit.
+func (f *File) Int32(name string) ([]int32, error) {
+	v, err := f.Int64(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int32, len(v))
+	for i, x := range v {
+		if x != int64(int32(x)) {
+			return nil, fmt.Errorf("%s: tensor %q: value %d does not fit int32", f.Path, name, x)
+		}
+		out[i] = int32(x)
 	}
 	return out, nil
 }

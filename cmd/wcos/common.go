@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/wcos-dev/wcos/data"
+	"github.com/wcos-dev/wcos/internal/runinfo"
 	"github.com/wcos-dev/wcos/models"
 )
 
@@ -41,4 +44,38 @@ func freshOut(spec, command string) (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+// runInputs are the resolved --model (a GGUF file and its SHA-256), --dataset and --out of an
+// experiment command, and its run.json in the making.
+type runInputs struct {
+	model, modelSHA256, dataset, out string
+	info                             *runinfo.Info
+}
+
+// resolveInputs resolves the inputs shared by the experiment commands and records them, with
+// options, in a new run.json.
+func resolveInputs(c *cli.Context, command string, options map[string]any) (*runInputs, error) {
+	var in runInputs
+	var err error
+	if in.model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
+		return nil, err
+	}
+	if in.dataset, err = resolveDataset(c.String("dataset")); err != nil {
+		return nil, err
+	}
+	if in.out, err = freshOut(c.String("out"), command); err != nil {
+		return nil, err
+	}
+	options["model"], options["dataset"], options["out"] = in.model, in.dataset, in.out
+	in.info = runinfo.New(command, options)
+	mi, err := runinfo.Hash(in.model)
+	if err != nil {
+		return nil, err
+	}
+	in.info.Model, in.modelSHA256 = &mi, mi.SHA256
+	if di, err := runinfo.Hash(in.dataset); err == nil {
+		in.info.Inputs = append(in.info.Inputs, di)
+	}
+	return &in, nil
 }

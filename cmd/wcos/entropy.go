@@ -11,7 +11,6 @@ import (
 	"github.com/wcos-dev/wcos/experiments/entropy"
 	"github.com/wcos-dev/wcos/experiments/freqs"
 	"github.com/wcos-dev/wcos/hooks"
-	"github.com/wcos-dev/wcos/internal/runinfo"
 )
 
 func entropyCommand() *cli.Command {
@@ -87,34 +86,20 @@ Examples:
 					return err
 				}
 			}
-			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
-				return err
-			}
-			if cfg.Dataset, err = resolveDataset(c.String("dataset")); err != nil {
-				return err
-			}
-			if cfg.Out, err = freshOut(c.String("out"), "entropy"); err != nil {
-				return err
-			}
-			info := runinfo.New("entropy", map[string]any{
-				"model": cfg.Model, "dataset": cfg.Dataset, "neurons": c.String("neurons"), "ablation": cfg.Ablation,
-				"means": c.String("means"), "gate": cfg.Gate.String(), "post": cfg.Post.String(), "refactor": cfg.Refactor,
-				"exact": cfg.Exact, "batch_size": cfg.BatchSize, "max_length": cfg.MaxLength, "max_tokens": cfg.MaxTokens,
-				"threads": cfg.Threads, "out": cfg.Out,
+			in, err := resolveInputs(c, "entropy", map[string]any{
+				"neurons": c.String("neurons"), "ablation": cfg.Ablation, "means": c.String("means"), "gate": cfg.Gate.String(),
+				"post": cfg.Post.String(), "refactor": cfg.Refactor, "exact": cfg.Exact, "batch_size": cfg.BatchSize,
+				"max_length": cfg.MaxLength, "max_tokens": cfg.MaxTokens, "threads": cfg.Threads,
 			})
-			mi, err := runinfo.Hash(cfg.Model)
 			if err != nil {
 				return err
 			}
-			info.Model, cfg.ModelSHA256 = &mi, mi.SHA256
-			if di, err := runinfo.Hash(cfg.Dataset); err == nil {
-				info.Inputs = append(info.Inputs, di)
-			}
+			cfg.Model, cfg.ModelSHA256, cfg.Dataset, cfg.Out = in.model, in.modelSHA256, in.dataset, in.out
 			sum, err := entropy.Run(cfg)
 			if err != nil {
 				return err
 			}
-			if err := info.Write(cfg.Out); err != nil {
+			if err := in.info.Write(cfg.Out); err != nil {
 				return err
 			}
 			printEntropySummary(sum, cfg.Out)

@@ -67,28 +67,15 @@ Examples:
 			if _, err := fmt.Sscanf(c.String("shard"), "%d/%d", &cfg.Shard, &cfg.NShards); err != nil || cfg.NShards < 1 || cfg.Shard < 0 || cfg.Shard >= cfg.NShards {
 				return fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", c.String("shard"))
 			}
-			var err error
-			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
-				return err
-			}
-			if cfg.Dataset, err = resolveDataset(c.String("dataset")); err != nil {
-				return err
-			}
-			if cfg.Out, err = freshOut(c.String("out"), "freqs"); err != nil {
-				return err
-			}
-			info := runinfo.New("freqs", map[string]any{
-				"model": cfg.Model, "dataset": cfg.Dataset, "refactor": cfg.Refactor, "k": cfg.K, "batch_size": cfg.BatchSize,
-				"max_length": cfg.MaxLength, "max_tokens": cfg.MaxTokens, "shard": c.String("shard"), "exact": cfg.Exact, "out": cfg.Out,
+			in, err := resolveInputs(c, "freqs", map[string]any{
+				"refactor": cfg.Refactor, "k": cfg.K, "batch_size": cfg.BatchSize, "max_length": cfg.MaxLength,
+				"max_tokens": cfg.MaxTokens, "shard": c.String("shard"), "exact": cfg.Exact,
 			})
-			mi, err := runinfo.Hash(cfg.Model)
 			if err != nil {
 				return err
 			}
-			info.Model, cfg.ModelSHA256 = &mi, mi.SHA256
-			if di, err := runinfo.Hash(cfg.Dataset); err == nil {
-				info.Inputs = append(info.Inputs, di)
-			}
+			cfg.Model, cfg.ModelSHA256, cfg.Dataset, cfg.Out = in.model, in.modelSHA256, in.dataset, in.out
+			info := in.info
 			s, err := freqs.Run(cfg)
 			if err != nil {
 				return err
