@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"cmp"
 	"image/color"
 	"strconv"
 
@@ -31,14 +32,8 @@ type StackedBars struct {
 
 // Figure lays the chart out with its legend to the right.
 func (s StackedBars) Figure() *Figure {
-	size := s.FontSize
-	if size == 0 {
-		size = 9
-	}
-	w := s.Width
-	if w == 0 {
-		w = 9 * vg.Inch
-	}
+	size := cmp.Or(s.FontSize, 9)
+	w := cmp.Or(s.Width, 9*vg.Inch)
 	h := max(3*vg.Inch, vg.Length(len(s.Rows))*vg.Points(15)+vg.Inch)
 	var entries []LegendEntry
 	for _, se := range s.Series {

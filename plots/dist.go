@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"cmp"
 	"image/color"
 	"math"
 	"slices"
@@ -36,26 +37,14 @@ type BoxPlots struct {
 
 // Figure lays the rows out top to bottom with group labels under the last row.
 func (b BoxPlots) Figure() *Figure {
-	size := b.FontSize
-	if size == 0 {
-		size = 9
-	}
+	size := cmp.Or(b.FontSize, 9)
 	ng := 0
 	for _, r := range b.Rows {
 		ng = max(ng, len(r.Groups))
 	}
-	w := b.Width
-	if w == 0 {
-		w = max(6*vg.Inch, vg.Length(ng)*0.22*vg.Inch+vg.Inch)
-	}
-	rh := b.RowHeight
-	if rh == 0 {
-		rh = 1.6 * vg.Inch
-	}
-	col := b.Color
-	if col == nil {
-		col = color.NRGBA{0x1f, 0x77, 0xb4, 0xff}
-	}
+	w := cmp.Or(b.Width, max(6*vg.Inch, vg.Length(ng)*0.22*vg.Inch+vg.Inch))
+	rh := cmp.Or(b.RowHeight, 1.6*vg.Inch)
+	col := cmp.Or(b.Color, matplotlibBlue)
 	titleH := vg.Points(float64(size) * 2.5)
 	h := vg.Length(len(b.Rows))*rh + titleH + 0.4*vg.Inch
 	return &Figure{W: w, H: h, Draw: func(dc draw.Canvas) {
@@ -169,95 +158,80 @@ type HistGrid struct {
 
 // Figure lays the panels out row by row with the legend below.
 func (g HistGrid) Figure() *Figure {
-	cols := g.Cols
-	if cols <= 0 {
-		cols = 4
+	pw := cmp.Or(g.PanelSize, 2*vg.Inch)
+	return g.figure(false, 60, pw, pw*3/4, vg.Points(float64(cmp.Or(g.FontSize, 9))*2.5))
+}
+
+// figure draws HistGrid and FracHistGrid (frac: bars are fractions of each panel's values): pw × ph
+// panels under a title band titleH high, in g.Bins bins or else defBins.
+func (g HistGrid) figure(frac bool, defBins int, pw, ph, titleH vg.Length) *Figure {
+	size := cmp.Or(g.FontSize, 9)
+	bins := defBins
+	if g.Bins > 0 {
+		bins = g.Bins
 	}
-	cols = max(1, min(cols, len(g.Panels)))
-	rows := max(1, (len(g.Panels)+cols-1)/cols)
-	pw := g.PanelSize
-	if pw == 0 {
-		pw = 2 * vg.Inch
-	}
-	ph := pw * 3 / 4
-	size := g.FontSize
-	if size == 0 {
-		size = 9
-	}
-	bins := g.Bins
-	if bins <= 0 {
-		bins = 60
-	}
-	col := g.Color
-	if col == nil {
-		col = color.NRGBA{0x1f, 0x77, 0xb4, 0xff}
-	}
-	titleH := vg.Points(float64(size) * 2.5)
+	col := cmp.Or(g.Color, matplotlibBlue)
 	footH := vg.Length(0)
 	if len(g.Legend) > 0 {
 		footH = vg.Points(float64(size)*1.6*float64(len(g.Legend))) + vg.Points(10)
 	}
-	w := vg.Length(cols)*pw + 0.4*vg.Inch
-	h := vg.Length(rows)*ph + titleH + footH
-	return &Figure{W: w, H: h, Draw: func(dc draw.Canvas) {
-		drawTitle(dc, g.Title, size*1.2)
-		plots := make([][]*plot.Plot, rows)
-		for r := range rows {
-			plots[r] = make([]*plot.Plot, cols)
-		}
-		// One y range for all panels: comparable heights and aligned titles.
-		binsOf := make([][]plotter.HistogramBin, len(g.Panels))
-		ymax := 1.0
+	yTicks := stepTicks{func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }}
+	if frac {
+		yTicks = stepTicks{trim}
+	}
+	lay := newGridLayout(len(g.Panels), g.Cols, size, titleH, footH)
+	return lay.figure(pw, ph, func(dc draw.Canvas) {
+		binsOf, lo, hi := histBins(g.Panels, g.XRange, bins, frac)
+		panels := make([]*plot.Plot, len(g.Panels))
 		for i, pn := range g.Panels {
-			binsOf[i] = binned(pn.Values, g.XRange, bins)
-			for _, b := range binsOf[i] {
-				ymax = math.Max(ymax, b.Weight)
-			}
-		}
-		for i, pn := range g.Panels {
-			r, c := i/cols, i%cols
-			p := newPlot(pn.Title, size)
-			p.X.Tick.Marker = rangeTicks{}
-			if r == rows-1 || i+cols >= len(g.Panels) {
-				p.X.Label.Text = g.XLabel
-			}
+			p := lay.panel(i, pn.Title, g.XLabel)
 			h := &plotter.Histogram{Bins: binsOf[i], FillColor: col, LogY: g.LogY,
 				LineStyle: draw.LineStyle{Color: col, Width: vg.Points(0.3)}}
-			if g.LogY {
-				p.Y.Scale = plot.LogScale{}
-				p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-			} else {
-				p.Y.Tick.Marker = countTicks{}
-			}
 			p.Add(h, lines(pn.Lines))
 			p.X.Min, p.X.Max = g.XRange[0], g.XRange[1]
 			if g.LogY {
-				p.Y.Min, p.Y.Max = 0.7, ymax*1.6
+				p.Y.Scale = plot.LogScale{}
+				p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+				p.Y.Min, p.Y.Max = lo*0.7, hi*1.6
 			} else {
-				p.Y.Min, p.Y.Max = 0, ymax*1.05
+				p.Y.Tick.Marker = yTicks
+				p.Y.Min, p.Y.Max = 0, hi*1.05
 			}
-			plots[r][c] = p
+			panels[i] = p
 		}
-		body := dc
-		body.Max.Y -= titleH
-		body.Min.Y += footH
-		// One y label for the grid, so every column gets the same data width.
-		body.Min.X += drawYLabel(body, g.YLabel, size)
-		canv := plot.Align(plots, draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(8), PadY: vg.Points(6), PadLeft: vg.Points(4), PadRight: vg.Points(8)}, body)
-		for r := range plots {
-			for c, p := range plots[r] {
-				if p != nil {
-					p.Draw(canv[r][c])
-				}
-			}
-		}
+		foot := lay.draw(dc, g.Title, g.YLabel, panels)
 		if len(g.Legend) > 0 {
-			leg := dc
-			leg.Max.Y = dc.Min.Y + footH
-			leg.Min.X += vg.Points(40)
-			drawLegend(leg, g.Legend, size)
+			foot.Min.X += vg.Points(40)
+			drawLegend(foot, g.Legend, size)
 		}
-	}}
+	})
+}
+
+// histBins bins each panel's values over r into n bins, as fractions of the panel's values with frac.
+// lo and hi are the least (at most 1) and greatest (1 if none) non-empty bin over all panels, a
+// shared y range like matplotlib's sharey.
+func histBins(panels []HistPanel, r [2]float64, n int, frac bool) (bins [][]plotter.HistogramBin, lo, hi float64) {
+	bins = make([][]plotter.HistogramBin, len(panels))
+	lo = 1
+	for i, pn := range panels {
+		bins[i] = binned(pn.Values, r, n)
+		var total float64
+		for _, b := range bins[i] {
+			total += b.Weight
+		}
+		for j := range bins[i] {
+			if frac && total > 0 {
+				bins[i][j].Weight /= total
+			}
+			if v := bins[i][j].Weight; v > 0 {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+	}
+	if hi == 0 {
+		hi = 1
+	}
+	return bins, lo, hi
 }
 
 // binned counts values into n equal bins over r; values outside r go to the end bins.
@@ -277,10 +251,11 @@ func binned(vs []float64, r [2]float64, n int) []plotter.HistogramBin {
 	return bins
 }
 
-// countTicks puts about three integer ticks on a count axis, so narrow panels stay legible.
-type countTicks struct{}
+// stepTicks puts about three round ticks on a linear axis, labelled by label, so narrow panels stay
+// legible.
+type stepTicks struct{ label func(float64) string }
 
-func (countTicks) Ticks(min, max float64) []plot.Tick {
+func (t stepTicks) Ticks(min, max float64) []plot.Tick {
 	if max <= min {
 		return nil
 	}
@@ -290,7 +265,7 @@ func (countTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	var ts []plot.Tick
 	for v := math.Ceil(min/step) * step; v <= max; v += step {
-		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+		ts = append(ts, plot.Tick{Value: v, Label: t.label(v)})
 	}
 	return ts
 }

@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"cmp"
 	"image"
 	"image/color"
 	"math"
@@ -8,136 +9,23 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
-	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// FracHistGrid is a grid of histograms whose bars are the fraction of each panel's values per bin
-// (matplotlib's hist with weights 1/n), so panels of very different sizes compare on one y axis.
-type FracHistGrid struct {
-	Title, XLabel, YLabel string
-	Panels                []HistPanel
-	Cols                  int // default 4
-	XRange                [2]float64
-	Bins                  int  // default 20
-	LogY                  bool // log-scaled fractions (empty bins are left out)
-	Color                 color.Color
-	PanelW                vg.Length   // default 2 in; panels are 3/4 as high
-	FontSize              font.Length // default 9 pt
-}
+// FracHistGrid is a HistGrid whose bars are the fraction of each panel's values per bin (matplotlib's
+// hist with weights 1/n), so panels of very different sizes compare on one y axis. Bins default to 20,
+// panels are at most 1.6 in high, and the title may have several lines ("\n"), e.g. a note under the
+// headline.
+type FracHistGrid HistGrid
 
-// Figure lays the panels out row by row.
+// Figure lays the panels out row by row with the legend below.
 func (g FracHistGrid) Figure() *Figure {
-	cols := g.Cols
-	if cols <= 0 {
-		cols = 4
-	}
-	cols = max(1, min(cols, len(g.Panels)))
-	rows := max(1, (len(g.Panels)+cols-1)/cols)
-	pw := g.PanelW
-	if pw == 0 {
-		pw = 2 * vg.Inch
-	}
-	ph := pw * 3 / 4
-	if ph > 1.6*vg.Inch {
-		ph = 1.6 * vg.Inch
-	}
-	size := g.FontSize
-	if size == 0 {
-		size = 9
-	}
-	nb := g.Bins
-	if nb <= 0 {
-		nb = 20
-	}
-	col := g.Color
-	if col == nil {
-		col = color.NRGBA{0x1f, 0x77, 0xb4, 0xff}
-	}
-	// A title may have several lines ("\n"), e.g. a note under the headline.
+	size := cmp.Or(g.FontSize, 9)
+	pw := cmp.Or(g.PanelSize, 2*vg.Inch)
 	titleH := vg.Points(float64(size) * (1.0 + 1.45*float64(strings.Count(g.Title, "\n")+1)))
-	w := vg.Length(cols)*pw + 0.4*vg.Inch
-	h := vg.Length(rows)*ph + titleH
-	return &Figure{W: w, H: h, Draw: func(dc draw.Canvas) {
-		drawTitle(dc, g.Title, size*1.2)
-		// Shared y range, like matplotlib's sharey: heights compare across panels.
-		binsOf := make([][]plotter.HistogramBin, len(g.Panels))
-		ymin, ymax := 1.0, 0.0
-		for i, pn := range g.Panels {
-			binsOf[i] = binned(pn.Values, g.XRange, nb)
-			var n float64
-			for _, b := range binsOf[i] {
-				n += b.Weight
-			}
-			for j := range binsOf[i] {
-				if n > 0 {
-					binsOf[i][j].Weight /= n
-				}
-				if v := binsOf[i][j].Weight; v > 0 {
-					ymin, ymax = math.Min(ymin, v), math.Max(ymax, v)
-				}
-			}
-		}
-		if ymax == 0 {
-			ymax = 1
-		}
-		plots := make([][]*plot.Plot, rows)
-		for r := range rows {
-			plots[r] = make([]*plot.Plot, cols)
-		}
-		for i, pn := range g.Panels {
-			r, c := i/cols, i%cols
-			p := newPlot(pn.Title, size)
-			p.X.Tick.Marker = rangeTicks{}
-			if r == rows-1 || i+cols >= len(g.Panels) {
-				p.X.Label.Text = g.XLabel
-			}
-			hg := &plotter.Histogram{Bins: binsOf[i], FillColor: col, LogY: g.LogY,
-				LineStyle: draw.LineStyle{Color: col, Width: vg.Points(0.3)}}
-			p.Add(hg, lines(pn.Lines))
-			p.X.Min, p.X.Max = g.XRange[0], g.XRange[1]
-			if g.LogY {
-				p.Y.Scale = plot.LogScale{}
-				p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-				p.Y.Min, p.Y.Max = ymin*0.7, ymax*1.6
-			} else {
-				p.Y.Tick.Marker = fracTicks{}
-				p.Y.Min, p.Y.Max = 0, ymax*1.05
-			}
-			plots[r][c] = p
-		}
-		body := dc
-		body.Max.Y -= titleH
-		body.Min.X += drawYLabel(body, g.YLabel, size)
-		canv := plot.Align(plots, draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(8), PadY: vg.Points(6), PadLeft: vg.Points(4), PadRight: vg.Points(8)}, body)
-		for r := range plots {
-			for c, p := range plots[r] {
-				if p != nil {
-					p.Draw(canv[r][c])
-				}
-			}
-		}
-	}}
-}
-
-// fracTicks puts ticks at 0 and two round fractions below max.
-type fracTicks struct{}
-
-func (fracTicks) Ticks(min, max float64) []plot.Tick {
-	if max <= min {
-		return nil
-	}
-	step := math.Pow(10, math.Floor(math.Log10((max-min)/2)))
-	for (max-min)/step > 3.5 {
-		step *= 2
-	}
-	var ts []plot.Tick
-	for v := math.Ceil(min/step) * step; v <= max; v += step {
-		ts = append(ts, plot.Tick{Value: v, Label: trim(v)})
-	}
-	return ts
+	return HistGrid(g).figure(true, 20, pw, min(pw*3/4, 1.6*vg.Inch), titleH)
 }
 
 // Hist2DPanel is one 2-D histogram panel with an optional fitted line y = Fit[0] + Fit[1]·x and
@@ -165,28 +53,13 @@ type Hist2DGrid struct {
 
 // Figure lays the panels out row by row, the count colour bar below.
 func (g Hist2DGrid) Figure() *Figure {
-	cols := g.Cols
-	if cols <= 0 {
-		cols = 4
-	}
-	cols = max(1, min(cols, len(g.Panels)))
-	rows := max(1, (len(g.Panels)+cols-1)/cols)
-	ps := g.PanelSize
-	if ps == 0 {
-		ps = 2 * vg.Inch
-	}
-	size := g.FontSize
-	if size == 0 {
-		size = 9
-	}
+	size := cmp.Or(g.FontSize, 9)
+	ps := cmp.Or(g.PanelSize, 2*vg.Inch)
 	nb := g.Bins
 	if nb <= 0 {
 		nb = 100
 	}
-	fitCol := g.FitColor
-	if fitCol == nil {
-		fitCol = color.NRGBA{0xd6, 0x27, 0x28, 0xff}
-	}
+	fitCol := cmp.Or(g.FitColor, color.Color(color.NRGBA{0xd6, 0x27, 0x28, 0xff}))
 	counts := make([][]float64, len(g.Panels))
 	cmax := 1.0
 	for i, pn := range g.Panels {
@@ -203,55 +76,25 @@ func (g Hist2DGrid) Figure() *Figure {
 	if cmax <= 1 {
 		cm.max = 2
 	}
-	titleH := vg.Points(float64(size) * 2.5)
-	footH := vg.Length(0.9 * vg.Inch)
-	w := vg.Length(cols)*ps + 0.4*vg.Inch
-	h := vg.Length(rows)*ps + titleH + footH
-	return &Figure{W: w, H: h, Draw: func(dc draw.Canvas) {
-		drawTitle(dc, g.Title, size*1.2)
-		plots := make([][]*plot.Plot, rows)
-		for r := range rows {
-			plots[r] = make([]*plot.Plot, cols)
-		}
+	var legend []LegendEntry
+	if g.FitName != "" {
+		legend = []LegendEntry{{Name: g.FitName, Line: &Line{Color: fitCol, Width: vg.Points(1)}}}
+	}
+	lay := colorBarLayout(len(g.Panels), g.Cols, size)
+	return lay.figure(ps, ps, func(dc draw.Canvas) {
+		panels := make([]*plot.Plot, len(g.Panels))
 		for i, pn := range g.Panels {
-			r, c := i/cols, i%cols
-			p := newPlot(pn.Title, size)
-			p.X.Tick.Marker = rangeTicks{}
-			p.Y.Tick.Marker = rangeTicks{}
-			if r == rows-1 || i+cols >= len(g.Panels) {
-				p.X.Label.Text = g.XLabel
-			}
-			p.Add(&cells{counts: counts[i], n: nb, cmap: cm})
+			data := []plot.Plotter{&cells{counts: counts[i], n: nb, cmap: cm}}
 			if pn.Fit != nil {
-				p.Add(&fitLine{a: pn.Fit[0], b: pn.Fit[1], color: fitCol})
+				data = append(data, &fitLine{a: pn.Fit[0], b: pn.Fit[1], color: fitCol})
 			}
 			if len(pn.Legend) > 0 {
-				p.Add(&boxText{lines: pn.Legend, size: size * 0.85, line: fitCol})
+				data = append(data, &boxText{lines: pn.Legend, size: size * 0.85, line: fitCol})
 			}
-			p.X.Min, p.X.Max = g.XRange[0], g.XRange[1]
-			p.Y.Min, p.Y.Max = g.YRange[0], g.YRange[1]
-			plots[r][c] = p
+			panels[i] = lay.rangePanel(i, pn.Title, g.XLabel, g.XRange, g.YRange, data...)
 		}
-		body := dc
-		body.Max.Y -= titleH
-		body.Min.Y += footH
-		body.Min.X += drawYLabel(body, g.YLabel, size)
-		canv := plot.Align(plots, draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(8), PadY: vg.Points(6), PadLeft: vg.Points(4), PadRight: vg.Points(8)}, body)
-		for r := range plots {
-			for c, p := range plots[r] {
-				if p != nil {
-					p.Draw(canv[r][c])
-				}
-			}
-		}
-		foot := dc
-		foot.Max.Y = dc.Min.Y + footH
-		var legend []LegendEntry
-		if g.FitName != "" {
-			legend = []LegendEntry{{Name: g.FitName, Line: &Line{Color: fitCol, Width: vg.Points(1)}}}
-		}
-		drawColorBar(foot, cm, g.CLabel, nil, legend, size)
-	}}
+		drawColorBar(lay.draw(dc, g.Title, g.YLabel, panels), cm, g.CLabel, nil, legend, size)
+	})
 }
 
 // bin2D counts points into n×n cells over the ranges (row-major from the bottom-left); points outside

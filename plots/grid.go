@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"cmp"
 	"image"
 	"image/color"
 	"math"
@@ -40,72 +41,99 @@ type ScatterGrid struct {
 
 // Figure lays out the panels row by row, with the colour bar and legend below.
 func (g ScatterGrid) Figure() *Figure {
-	cols := max(1, min(g.Cols, len(g.Panels)))
-	if g.Cols <= 0 {
-		cols = min(4, max(1, len(g.Panels)))
-	}
-	rows := max(1, (len(g.Panels)+cols-1)/cols)
-	ps := g.PanelSize
-	if ps == 0 {
-		ps = 2 * vg.Inch
-	}
-	size := g.FontSize
-	if size == 0 {
-		size = 9
-	}
+	size := cmp.Or(g.FontSize, 9)
+	ps := cmp.Or(g.PanelSize, 2*vg.Inch)
 	cm := g.CMap
 	if cm == nil {
 		cm = Viridis(0, 1)
 	}
-	radius, alpha := g.PointRadius, g.Alpha
-	if radius == 0 {
-		radius = vg.Points(0.6)
-	}
-	if alpha == 0 {
-		alpha = 0.6
-	}
-	titleH := vg.Points(float64(size) * 2.5)
-	footH := vg.Length(0.9 * vg.Inch)
-	w := vg.Length(cols)*ps + 0.4*vg.Inch
-	h := vg.Length(rows)*ps + titleH + footH
-	return &Figure{W: w, H: h, Draw: func(dc draw.Canvas) {
-		drawTitle(dc, g.Title, size*1.2)
-		plots := make([][]*plot.Plot, rows)
-		for r := range rows {
-			plots[r] = make([]*plot.Plot, cols)
-		}
+	radius, alpha := cmp.Or(g.PointRadius, vg.Points(0.6)), cmp.Or(g.Alpha, 0.6)
+	lay := colorBarLayout(len(g.Panels), g.Cols, size)
+	return lay.figure(ps, ps, func(dc draw.Canvas) {
+		panels := make([]*plot.Plot, len(g.Panels))
 		for i, pn := range g.Panels {
-			r, c := i/cols, i%cols
-			p := newPlot(pn.Title, size)
-			p.X.Tick.Marker = rangeTicks{}
-			p.Y.Tick.Marker = rangeTicks{}
-			if r == rows-1 || i+cols >= len(g.Panels) {
-				p.X.Label.Text = g.XLabel
-			}
-			p.Add(&raster{x: pn.X, y: pn.Y, c: pn.C, cmap: cm, radius: radius, alpha: alpha}, lines(pn.Lines))
-			// After Add, which widens the axes to the data.
-			p.X.Min, p.X.Max = g.XRange[0], g.XRange[1]
-			p.Y.Min, p.Y.Max = g.YRange[0], g.YRange[1]
-			plots[r][c] = p
+			panels[i] = lay.rangePanel(i, pn.Title, g.XLabel, g.XRange, g.YRange,
+				&raster{x: pn.X, y: pn.Y, c: pn.C, cmap: cm, radius: radius, alpha: alpha}, lines(pn.Lines))
 		}
-		body := dc
-		body.Max.Y -= titleH
-		body.Min.Y += footH
-		// One y label for the grid, so every column gets the same data width.
-		body.Min.X += drawYLabel(body, g.YLabel, size)
-		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(8), PadY: vg.Points(6), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
-		canv := plot.Align(plots, tiles, body)
-		for r := range plots {
-			for c, p := range plots[r] {
-				if p != nil {
-					p.Draw(canv[r][c])
-				}
+		drawColorBar(lay.draw(dc, g.Title, g.YLabel, panels), cm, g.CLabel, g.CLines, g.Legend, size)
+	})
+}
+
+// gridLayout is the frame the panel grids share: a title band, rows × cols equal panels with one y
+// label on their left, and a footer band.
+type gridLayout struct {
+	n, cols, rows int
+	size          font.Length
+	titleH, footH vg.Length
+}
+
+// newGridLayout places n panels in cols columns (≤ 0: 4, at most n).
+func newGridLayout(n, cols int, size font.Length, titleH, footH vg.Length) gridLayout {
+	if cols <= 0 {
+		cols = 4
+	}
+	cols = max(1, min(cols, n))
+	return gridLayout{n: n, cols: cols, rows: max(1, (n+cols-1)/cols), size: size, titleH: titleH, footH: footH}
+}
+
+// colorBarLayout is the layout of ScatterGrid and Hist2DGrid: a one-line title and a colour bar below.
+func colorBarLayout(n, cols int, size font.Length) gridLayout {
+	return newGridLayout(n, cols, size, vg.Points(float64(size)*2.5), 0.9*vg.Inch)
+}
+
+// figure is a Figure of pw × ph panels drawn by paint.
+func (l gridLayout) figure(pw, ph vg.Length, paint func(draw.Canvas)) *Figure {
+	return &Figure{W: vg.Length(l.cols)*pw + 0.4*vg.Inch, H: vg.Length(l.rows)*ph + l.titleH + l.footH, Draw: paint}
+}
+
+// panel returns panel i's plot, with range ticks on x and xLabel under the bottom panel of each column.
+func (l gridLayout) panel(i int, title, xLabel string) *plot.Plot {
+	p := newPlot(title, l.size)
+	p.X.Tick.Marker = rangeTicks{}
+	if i/l.cols == l.rows-1 || i+l.cols >= l.n {
+		p.X.Label.Text = xLabel
+	}
+	return p
+}
+
+// rangePanel is panel with range ticks on y too, data added and the axes fixed to xr and yr.
+func (l gridLayout) rangePanel(i int, title, xLabel string, xr, yr [2]float64, data ...plot.Plotter) *plot.Plot {
+	p := l.panel(i, title, xLabel)
+	p.Y.Tick.Marker = rangeTicks{}
+	p.Add(data...)
+	// After Add, which widens the axes to the data.
+	p.X.Min, p.X.Max = xr[0], xr[1]
+	p.Y.Min, p.Y.Max = yr[0], yr[1]
+	return p
+}
+
+// draw draws the title, the y label and the panels (row by row) into dc, and returns the footer band.
+func (l gridLayout) draw(dc draw.Canvas, title, yLabel string, panels []*plot.Plot) draw.Canvas {
+	drawTitle(dc, title, l.size*1.2)
+	plots := make([][]*plot.Plot, l.rows)
+	for r := range plots {
+		plots[r] = make([]*plot.Plot, l.cols)
+	}
+	for i, p := range panels {
+		plots[i/l.cols][i%l.cols] = p
+	}
+	body := dc
+	body.Max.Y -= l.titleH
+	body.Min.Y += l.footH
+	// One y label for the grid, so every column gets the same data width.
+	body.Min.X += drawYLabel(body, yLabel, l.size)
+	tiles := draw.Tiles{Rows: l.rows, Cols: l.cols, PadX: vg.Points(8), PadY: vg.Points(6), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
+	canv := plot.Align(plots, tiles, body)
+	for r := range plots {
+		for c, p := range plots[r] {
+			if p != nil {
+				p.Draw(canv[r][c])
 			}
 		}
-		foot := dc
-		foot.Max.Y = dc.Min.Y + footH
-		drawColorBar(foot, cm, g.CLabel, g.CLines, g.Legend, size)
-	}}
+	}
+	foot := dc
+	foot.Max.Y = dc.Min.Y + l.footH
+	return foot
 }
 
 // drawColorBar draws a horizontal colour bar on the left of c and the legend on the right.

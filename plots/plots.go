@@ -26,6 +26,9 @@ import (
 // DPI of PNG output and of rasterised scatter points in every format.
 const DPI = 150
 
+// matplotlibBlue is the default fill colour (matplotlib's C0).
+var matplotlibBlue color.Color = color.NRGBA{0x1f, 0x77, 0xb4, 0xff}
+
 // Figure is a drawing of a fixed size, saved in several formats.
 type Figure struct {
 	W, H vg.Length

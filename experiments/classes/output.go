@@ -7,14 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
-
 	"github.com/wcos-dev/wcos/internal/runinfo"
+	"github.com/wcos-dev/wcos/internal/table"
 )
 
 // neuronRow is the neurons.parquet schema (column names as in neurons.csv).
@@ -116,23 +115,6 @@ func replaceDir(tmp, dir string) error {
 	return os.Rename(tmp, dir)
 }
 
-func createBuffered(path string, write func(w *bufio.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := write(w); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -144,8 +126,8 @@ func writeJSON(path string, v any) error {
 func ff(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 func (r *Result) writeNeuronsCSV(path string) error {
-	return createBuffered(path, func(w *bufio.Writer) error {
-		w.WriteString(strings.Join(neuronColumns, ",") + "\n")
+	return table.Create(path, func(w *bufio.Writer) error {
+		table.CSV(w, neuronColumns)
 		for _, n := range r.Neurons {
 			fmt.Fprintf(w, "%d,%d,%s,%s,%s,%s,%d,%s,%s,%s\n", n.Layer, n.Neuron, ff(n.GateLin), ff(n.GateOut), ff(n.LinOut),
 				n.Class, n.RefactorSign, ff(n.NormGate), ff(n.NormIn), ff(n.NormOut))
@@ -155,36 +137,14 @@ func (r *Result) writeNeuronsCSV(path string) error {
 }
 
 func (r *Result) writeNeuronsParquet(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := parquet.NewGenericWriter[neuronRow](f, parquet.Compression(&zstd.Codec{}))
-	rows := make([]neuronRow, 0, 8192)
-	flush := func() error {
-		_, err := w.Write(rows)
-		rows = rows[:0]
-		return err
-	}
-	for _, n := range r.Neurons {
-		rows = append(rows, neuronRow{int32(n.Layer), int32(n.Neuron), n.GateLin, n.GateOut, n.LinOut, n.Class.String(),
-			n.RefactorSign, n.NormGate, n.NormIn, n.NormOut})
-		if len(rows) == cap(rows) {
-			if err := flush(); err != nil {
-				f.Close()
-				return err
+	return table.Parquet(path, func(yield func(neuronRow) bool) {
+		for _, n := range r.Neurons {
+			if !yield(neuronRow{int32(n.Layer), int32(n.Neuron), n.GateLin, n.GateOut, n.LinOut, n.Class.String(),
+				n.RefactorSign, n.NormGate, n.NormIn, n.NormOut}) {
+				return
 			}
 		}
-	}
-	if err := flush(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Close(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	})
 }
 
 // tableClasses are the columns of the count tables: 11 classes, or 3 for a vanilla MLP.
@@ -195,32 +155,40 @@ func (r *Result) tableClasses() []Class {
 	return VanillaClasses()
 }
 
-func (r *Result) writeCountsCSV(path string) error {
+// countsTable is the count table's cells: a row per layer, then the totals and each class's share.
+// md picks layer_counts.md's labels (abbreviations, bold, percentages) over layer_counts.csv's.
+func (r *Result) countsTable(md bool) (header []string, rows [][]string) {
+	name, share, totals, shares, whole := Class.String, ff, "total", "fraction", "1"
+	if md {
+		name, totals, shares, whole = Class.Abbrev, "**total**", "**%**", "100"
+		share = func(f float64) string { return fmt.Sprintf("%.3f", 100*f) }
+	}
 	cls := r.tableClasses()
 	tot := r.Totals()
 	all := int64(len(r.Neurons))
-	return createBuffered(path, func(w *bufio.Writer) error {
-		w.WriteString("layer")
+	itoa := func(v int64) string { return strconv.FormatInt(v, 10) }
+	header = []string{"layer"}
+	totRow, shareRow := []string{totals}, []string{shares}
+	for _, c := range cls {
+		header = append(header, name(c))
+		totRow = append(totRow, itoa(tot[c]))
+		shareRow = append(shareRow, share(frac(tot[c], all)))
+	}
+	for i, l := range r.Layers {
+		row := []string{strconv.Itoa(l)}
 		for _, c := range cls {
-			w.WriteString("," + c.String())
+			row = append(row, itoa(r.Counts[i][c]))
 		}
-		w.WriteString(",total\n")
-		for i, l := range r.Layers {
-			w.WriteString(strconv.Itoa(l))
-			for _, c := range cls {
-				fmt.Fprintf(w, ",%d", r.Counts[i][c])
-			}
-			fmt.Fprintf(w, ",%d\n", r.Dims.DMLP)
-		}
-		w.WriteString("total")
-		for _, c := range cls {
-			fmt.Fprintf(w, ",%d", tot[c])
-		}
-		fmt.Fprintf(w, ",%d\nfraction", all)
-		for _, c := range cls {
-			w.WriteString("," + ff(frac(tot[c], all)))
-		}
-		w.WriteString(",1\n")
+		rows = append(rows, append(row, strconv.Itoa(r.Dims.DMLP)))
+	}
+	return append(header, "total"), append(rows, append(totRow, itoa(all)), append(shareRow, whole))
+}
+
+func (r *Result) writeCountsCSV(path string) error {
+	header, rows := r.countsTable(false)
+	return table.Create(path, func(w *bufio.Writer) error {
+		table.CSV(w, header)
+		table.CSV(w, rows...)
 		return nil
 	})
 }
@@ -233,42 +201,16 @@ func frac(a, b int64) float64 {
 }
 
 func (r *Result) writeCountsMD(path string) error {
-	cls := r.tableClasses()
-	tot := r.Totals()
-	all := int64(len(r.Neurons))
-	return createBuffered(path, func(w *bufio.Writer) error {
+	header, rows := r.countsTable(true)
+	var legend []string
+	for _, c := range r.tableClasses() {
+		legend = append(legend, c.Abbrev()+" = "+c.String())
+	}
+	return table.Create(path, func(w *bufio.Writer) error {
 		fmt.Fprintf(w, "RW classes per layer of `%s` (%s weights, threshold %g, refactored %v).\n\n", filepath.Base(r.Model),
 			r.Options.Processing, r.Options.Threshold, r.Options.Refactor)
-		w.WriteString("| layer |")
-		for _, c := range cls {
-			w.WriteString(" " + c.Abbrev() + " |")
-		}
-		w.WriteString(" total |\n|---:|")
-		for range cls {
-			w.WriteString("---:|")
-		}
-		w.WriteString("---:|\n")
-		for i, l := range r.Layers {
-			fmt.Fprintf(w, "| %d |", l)
-			for _, c := range cls {
-				fmt.Fprintf(w, " %d |", r.Counts[i][c])
-			}
-			fmt.Fprintf(w, " %d |\n", r.Dims.DMLP)
-		}
-		w.WriteString("| **total** |")
-		for _, c := range cls {
-			fmt.Fprintf(w, " %d |", tot[c])
-		}
-		fmt.Fprintf(w, " %d |\n| **%%** |", all)
-		for _, c := range cls {
-			fmt.Fprintf(w, " %.3f |", 100*frac(tot[c], all))
-		}
-		w.WriteString(" 100 |\n\n")
-		var legend []string
-		for _, c := range cls {
-			legend = append(legend, c.Abbrev()+" = "+c.String())
-		}
-		w.WriteString(strings.Join(legend, ", ") + ".\n")
+		table.Markdown(w, header, slices.Repeat([]string{"---:"}, len(header)), rows...)
+		w.WriteString("\n" + strings.Join(legend, ", ") + ".\n")
 		return nil
 	})
 }

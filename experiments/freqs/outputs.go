@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,12 +13,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 	"gonum.org/v1/gonum/stat/distuv"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/wcos-dev/wcos/experiments/classes"
+	"github.com/wcos-dev/wcos/internal/table"
 	"github.com/wcos-dev/wcos/plots"
 )
 
@@ -287,7 +287,7 @@ func WriteOutputs(dir string, s *Summary, modelPath string, opts OutputOptions) 
 		name string
 		f    func(string) error
 	}{
-		{"neurons.parquet", func(p string) error { return writeNeuronsParquet(p, s, freq, cls, means) }},
+		{"neurons.parquet", func(p string) error { return table.Parquet(p, neuronRows(s, freq, cls, means)) }},
 		{"neurons.csv", func(p string) error { return writeNeuronsCSV(p, s, freq, cls, means) }},
 		{"freqs_by_class.csv", o.writeByClassCSV},
 		{"freqs_by_class.md", o.writeByClassMD},
@@ -344,91 +344,47 @@ func swapIn(dir, tmp string) error {
 	return os.RemoveAll(old)
 }
 
-// neuronRows builds the neurons table; means is meansOf(s).
-func neuronRows(s *Summary, freq []float64, cls []classes.Class, means []float64, emit func(*outNeuronRow) error) error {
-	N := s.NFF
-	var row outNeuronRow
-	for l := 0; l < s.NLayer; l++ {
-		for n := 0; n < N; n++ {
-			row = outNeuronRow{Layer: int32(l), Neuron: int32(n), Class: cls[l*N+n].String(), FreqGatePos: freq[l*N+n]}
-			for q, vals := range row.quadrantValues() {
-				if s.Tokens > 0 {
-					*vals[0] = float64(s.State.Count[(l*4+q)*N+n]) / float64(s.Tokens)
+// neuronRows yields the neurons table; means is meansOf(s).
+func neuronRows(s *Summary, freq []float64, cls []classes.Class, means []float64) iter.Seq[outNeuronRow] {
+	return func(yield func(outNeuronRow) bool) {
+		N := s.NFF
+		for l := 0; l < s.NLayer; l++ {
+			for n := 0; n < N; n++ {
+				row := outNeuronRow{Layer: int32(l), Neuron: int32(n), Class: cls[l*N+n].String(), FreqGatePos: freq[l*N+n]}
+				for q, vals := range row.quadrantValues() {
+					if s.Tokens > 0 {
+						*vals[0] = float64(s.State.Count[(l*4+q)*N+n]) / float64(s.Tokens)
+					}
+					for v := 0; v < 4; v++ {
+						*vals[v+1] = means[((l*4+q)*4+v)*N+n]
+					}
 				}
-				for v := 0; v < 4; v++ {
-					*vals[v+1] = means[((l*4+q)*4+v)*N+n]
+				if !yield(row) {
+					return
 				}
-			}
-			if err := emit(&row); err != nil {
-				return err
 			}
 		}
 	}
-	return nil
-}
-
-func writeNeuronsParquet(path string, s *Summary, freq []float64, cls []classes.Class, means []float64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := parquet.NewGenericWriter[outNeuronRow](f, parquet.Compression(&zstd.Codec{}))
-	rows := make([]outNeuronRow, 0, 4096)
-	flush := func() error {
-		_, err := w.Write(rows)
-		rows = rows[:0]
-		return err
-	}
-	if err := neuronRows(s, freq, cls, means, func(r *outNeuronRow) error {
-		rows = append(rows, *r)
-		if len(rows) == cap(rows) {
-			return flush()
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 func ff(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 func writeNeuronsCSV(path string, s *Summary, freq []float64, cls []classes.Class, means []float64) error {
-	return createBuffered(path, func(w *bufio.Writer) error {
-		w.WriteString(strings.Join(outNeuronColumns(), ",") + "\n")
-		return neuronRows(s, freq, cls, means, func(r *outNeuronRow) error {
+	return table.Create(path, func(w *bufio.Writer) error {
+		table.CSV(w, outNeuronColumns())
+		for r := range neuronRows(s, freq, cls, means) {
 			fmt.Fprintf(w, "%d,%d,%s,%s", r.Layer, r.Neuron, r.Class, ff(r.FreqGatePos))
 			for _, vals := range r.quadrantValues() {
 				for _, v := range vals {
 					w.WriteString("," + ff(*v))
 				}
 			}
-			return w.WriteByte('\n')
-		})
+			if err := w.WriteByte('\n'); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-}
-
-func createBuffered(path string, write func(w *bufio.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := write(w); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 // f3 prints a table value with the paper's precision 3 (§8.3); "-" for an empty class.
@@ -440,23 +396,24 @@ func f3(v float64) string {
 }
 
 func (o *Outputs) writeByClassCSV(path string) error {
-	return createBuffered(path, func(w *bufio.Writer) error {
-		w.WriteString("class,neurons,true,baseline,baseline_neurons\n")
+	return table.Create(path, func(w *bufio.Writer) error {
+		table.CSV(w, []string{"class", "neurons", "true", "baseline", "baseline_neurons"})
 		for _, r := range o.ByClass {
-			fmt.Fprintf(w, "%s,%d,%s,%s,%d\n", r.Class, r.Neurons, ff(r.True), ff(r.Baseline), len(r.BaselineIdx))
+			table.CSV(w, []string{r.Class.String(), strconv.Itoa(r.Neurons), ff(r.True), ff(r.Baseline), strconv.Itoa(len(r.BaselineIdx))})
 		}
 		return nil
 	})
 }
 
 func (o *Outputs) writeByClassMD(path string) error {
-	return createBuffered(path, func(w *bufio.Writer) error {
+	return table.Create(path, func(w *bufio.Writer) error {
 		fmt.Fprintf(w, "Activation frequency P(gate > 0) by RW class of `%s`: mean over the class (true) and over random\n"+
 			"non-class neurons of the same layers (baseline; c per layer, all when c ≥ d_mlp/2; seed %d).\n\n", o.Model, o.Seed)
-		w.WriteString("| class | neurons | true | baseline |\n|---|---:|---:|---:|\n")
+		var rows [][]string
 		for _, r := range o.ByClass {
-			fmt.Fprintf(w, "| %s | %d | %s | %s |\n", r.Class, r.Neurons, f3(r.True), f3(r.Baseline))
+			rows = append(rows, []string{r.Class.String(), strconv.Itoa(r.Neurons), f3(r.True), f3(r.Baseline)})
 		}
+		table.Markdown(w, []string{"class", "neurons", "true", "baseline"}, []string{"---", "---:", "---:", "---:"}, rows...)
 		return nil
 	})
 }
@@ -518,7 +475,7 @@ func (o *Outputs) writeFigures(dir string, s *Summary, freq []float64, res *clas
 		title += "\nno neurons: " + strings.Join(empty, ", ")
 	}
 	if err := save(plots.FracHistGrid{Title: title, XLabel: freqLabel, YLabel: yl, Panels: catPanels, Cols: 2,
-		XRange: [2]float64{0, 1}, LogY: logY, PanelW: 2.8 * vg.Inch}.Figure(), "categories"+suffix); err != nil {
+		XRange: [2]float64{0, 1}, LogY: logY, PanelSize: 2.8 * vg.Inch}.Figure(), "categories"+suffix); err != nil {
 		return files, err
 	}
 

@@ -1,0 +1,2 @@
+// Package table writes row tables as CSV, Markdown and Parquet.
+package table
