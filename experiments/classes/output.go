@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/runinfo"
 	"github.com/wcos-dev/wcos/internal/table"
 )
@@ -95,24 +96,7 @@ func (r *Result) WriteDir(dir string, wo WriteOptions) (err error) {
 	if err := info.Write(tmp); err != nil {
 		return err
 	}
-	return replaceDir(tmp, dir)
-}
-
-// replaceDir renames tmp to dir; an existing dir is moved aside first and removed afterwards, so dir
-// is always either the old or the new complete result.
-func replaceDir(tmp, dir string) error {
-	if _, err := os.Lstat(dir); err == nil {
-		old := tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, dir); err != nil {
-			os.Rename(old, dir)
-			return err
-		}
-		return os.RemoveAll(old)
-	}
-	return os.Rename(tmp, dir)
+	return atomicfile.ReplaceDir(tmp, dir)
 }
 
 func writeJSON(path string, v any) error {

@@ -216,10 +216,7 @@ func Run(cfg Config) (*Summary, error) {
 	if err := atomicfile.WriteFile(filepath.Join(tmp, "summary.json"), append(js, '\n')); err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(cfg.Out); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, cfg.Out); err != nil {
+	if err := atomicfile.ReplaceDir(tmp, cfg.Out); err != nil {
 		return nil, err
 	}
 	return sum, nil

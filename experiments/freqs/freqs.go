@@ -15,6 +15,7 @@ import (
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/dataset"
 	"github.com/wcos-dev/wcos/experiments/classes"
+	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/progress"
 )
 
@@ -227,10 +228,7 @@ func Run(cfg Config) (*Summary, error) {
 	if err := sum.Write(filepath.Join(tmp, "summary.safetensors")); err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(cfg.Out); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, cfg.Out); err != nil {
+	if err := atomicfile.ReplaceDir(tmp, cfg.Out); err != nil {
 		return nil, err
 	}
 	os.RemoveAll(partial)

@@ -17,6 +17,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/wcos-dev/wcos/experiments/classes"
+	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/table"
 	"github.com/wcos-dev/wcos/plots"
 )
@@ -333,15 +334,7 @@ func swapIn(dir, tmp string) error {
 			return err
 		}
 	}
-	old := tmp + ".old"
-	if err := os.Rename(dir, old); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.Rename(old, dir)
-		return err
-	}
-	return os.RemoveAll(old)
+	return atomicfile.ReplaceDir(tmp, dir)
 }
 
 // neuronRows yields the neurons table; means is meansOf(s).

@@ -66,3 +66,20 @@ func WriteFile(path string, data []byte) error {
 	}
 	return f.Commit()
 }
+
+// ReplaceDir moves the completed folder tmp to dir. An existing dir is moved aside first and removed
+// only after the rename succeeded, so dir is always either the old folder or the new one.
+func ReplaceDir(tmp, dir string) error {
+	if _, err := os.Lstat(dir); err != nil {
+		return os.Rename(tmp, dir)
+	}
+	old := tmp + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.Rename(old, dir)
+		return err
+	}
+	return os.RemoveAll(old)
+}
