@@ -14,11 +14,7 @@ import (
 	"github.com/wcos-dev/wcos/safetensors"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testmodels.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testmodels.Main(m) }
 
 // Tolerances of the engine issue: logits 1e-3 abs, activations 1e-4, entropy/loss 1e-3, rank exact
 // except where the target's logit is within 1e-4 of another.

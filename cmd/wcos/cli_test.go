@@ -270,8 +270,4 @@ func TestCLIEntropy(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testmodels.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testmodels.Main(m) }

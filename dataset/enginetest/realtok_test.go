@@ -2,7 +2,6 @@ package enginetest_test
 
 import (
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -12,11 +11,7 @@ import (
 	"github.com/wcos-dev/wcos/internal/testmodels"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testmodels.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testmodels.Main(m) }
 
 var _ dataset.Tokenizer = (*bindings.Model)(nil)
 

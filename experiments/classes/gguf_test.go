@@ -17,11 +17,7 @@ import (
 	"github.com/wcos-dev/wcos/safetensors"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testmodels.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testmodels.Main(m) }
 
 // mlpTensor is one tensor for the hand-written test files: HF (row-major) shape and values.
 type mlpTensor struct {

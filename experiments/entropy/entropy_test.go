@@ -14,11 +14,7 @@ import (
 	"github.com/wcos-dev/wcos/safetensors"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testmodels.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testmodels.Main(m) }
 
 // referenceDataset writes the reference's 4×64 token rows as an input_ids JSONL file.
 func referenceDataset(t *testing.T, ref *safetensors.File) string {

@@ -15,11 +15,7 @@ import (
 	"github.com/wcos-dev/wcos/safetensors"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testmodels.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testmodels.Main(m) }
 
 func testConfig(t *testing.T, out string) Config {
 	return Config{

@@ -63,3 +63,10 @@ func Cleanup() {
 		os.RemoveAll(dir)
 	}
 }
+
+// Main runs a package's tests and removes the converted models afterwards: call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
