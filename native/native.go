@@ -5,5 +5,5 @@
 package native
 
 // #cgo CFLAGS: -std=gnu11
-// #cgo LDFLAGS: -lm
+// #cgo LDFLAGS: -lm -ldl
 import "C"

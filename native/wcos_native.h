@@ -74,6 +74,9 @@ void wcos_stats_means(const wcos_stats *s, double *out);
 void wcos_hooks_stats(wcos_hooks *h, wcos_stats *s);
 int wcos_hooks_positions(wcos_hooks *h, const int64_t *row_id, const int32_t *row_pos, int n);
 
+// Pin an already dlopened library (a ggml backend) in memory until exit; false if it is not loaded.
+bool wcos_pin_library(const char *path);
+
 // Log sink for llama.cpp/ggml: errors go to stderr, everything else only when verbose is set.
 void wcos_log(int level, const char *text, void *user_data);
 void wcos_log_verbose(bool on);

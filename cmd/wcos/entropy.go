@@ -47,7 +47,7 @@ Examples:
 			&cli.IntFlag{Name: "max-length", Value: 1024, Usage: "truncate text rows to this many tokens (BOS included)"},
 			&cli.Int64Flag{Name: "max-tokens", Usage: "stop after this many tokens (0: whole data set)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
-			&cli.IntFlag{Name: "gpu-layers", Value: 999, Usage: "layers offloaded to a GPU (CUDA builds)"},
+			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
 			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/entropy-TIME)"},
 		},

@@ -52,7 +52,7 @@ Examples:
 			&cli.DurationFlag{Name: "checkpoint-every", Value: 5 * time.Minute, Usage: "… or after this much time"},
 			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache (matches Hugging Face within 1e-3)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
-			&cli.IntFlag{Name: "gpu-layers", Value: 999, Usage: "layers offloaded to a GPU (CUDA builds)"},
+			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
 			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
 		}, outputFlags()...),
 		Action: func(c *cli.Context) error {

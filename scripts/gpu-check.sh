@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# GPU check of the one-ggml CUDA build (docs/cuda.md, issue 5), for one call on a lent GPU machine
+# (CUDA nvcc, cmake, ninja, python3; no Go, no network). Run from the repository root after
+# `make cuda-host` here, carrying .device/ (wcos-gpu.tar.xz: wcos-cuda, the CPU libraries, the
+# bindings test binary and ggml's sources):
+#
+#   bash scripts/gpu-check.sh                        # on the GPU machine, $OUT set by the tool
+#   WCOS_GPU_CHECK_CPU=1 bash scripts/gpu-check.sh   # rehearsal here: CPU backend, tiny shapes
+#
+# Order: (a) nvidia-smi; build libggml-cuda.so against the carried libggml-base (synthetic models
+# are generated meanwhile, niced); (b) tiny-olmo on the GPU vs the Hugging Face reference and the CPU
+# backend, one-ggml check, flash-attention placement; (c) OLMo-7B-shaped synthetic benchmarks at
+# batch 4×1024: F16 entropy + conditional ablation of 528 neurons, F16 quadrant statistics (wcos
+# freqs), F16 plain, Q4_K_M plain; tokens/s and peak GPU memory each. Every result is one line on
+# stdout and in $OUT/gpu.log, written as it comes, so a timeout keeps what was done.
+#
+# Knobs: GPU_CHECK_BUDGET (s, default 440: the whole script), GPU_CHECK_LAYERS (default 32; 16 runs
+# a half-depth model and also reports rates scaled to 32 layers), GPU_CHECK_BATCHES (default 6 per
+# benchmark, the first included in the rate), GPU_CHECK_WORK (scratch, default /tmp/wcos-gpu-check:
+# 19 GB for the 32-layer models), WCOS_DEVICE (GPU index).
+set -uo pipefail
+
+T0=$(date +%s)
+ROOT=$(pwd)
+CPU=${WCOS_GPU_CHECK_CPU:-0}
+BUDGET=${GPU_CHECK_BUDGET:-440}
+LAYERS=${GPU_CHECK_LAYERS:-32}
+BATCHES=${GPU_CHECK_BATCHES:-6}
+W=${GPU_CHECK_WORK:-/tmp/wcos-gpu-check}
+JOBS=$(nproc)
+OUT=${OUT:-$ROOT/out/gpu-check}
+LOG=$OUT/gpu.log
+mkdir -p "$OUT" "$W"
+: >"$LOG"
+
+say() { echo "$*" | tee -a "$LOG"; }
+elapsed() { echo $(($(date +%s) - T0)); }
+left() { echo $((BUDGET - $(elapsed))); }
+# step NAME: a header line with the time used so far.
+step() { say "== $1 (t=$(elapsed)s)"; }
+# keep NAME FILE: the tail of a command's output beside gpu.log, for the lead.
+keep() { tail -n 40 "$2" >"$OUT/$1.txt" 2>/dev/null; }
+
+say "gpu-check: $(date -u +%FT%TZ) host $(hostname) cores $JOBS cpu_mode=$CPU budget=${BUDGET}s layers=$LAYERS"
+[ -f .device/wcos-gpu.tar.xz ] || { say "FAIL: .device/wcos-gpu.tar.xz missing (make cuda-host, carry .device)"; exit 1; }
+rm -rf "$W/build" "$W/src" "$W/cuda" "$W"/{fa,e-abl,freqs,freqs.partial,e-plain,q4-plain} "$W"/*.done
+# python3's tarfile reads xz where the xz tool is missing.
+tar -C "$W" -xJf .device/wcos-gpu.tar.xz 2>/dev/null ||
+	python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' .device/wcos-gpu.tar.xz "$W" ||
+	{ say "FAIL: unpack"; exit 1; }
+BIN=$W/build/wcos-cuda
+TEST=$W/build/bindings-dyn.test
+LIB=$W/build/lib
+say "unpacked: $(du -sh "$W/build" | cut -f1) in $(elapsed)s; libs: $(cd "$LIB" && ls | tr '\n' ' ')"
+export WCOS_CACHE=$W/cache
+"$BIN" synth --help >/dev/null 2>&1 || say "FAIL: $BIN has no synth command (register synthCommand in cmd/wcos/main.go, make cuda-host)"
+
+# ---------- (a) the card ----------
+step "(a) card"
+if [ "$CPU" = 1 ]; then
+	say "(a) CPU mode: no nvidia-smi"
+else
+	say "(a) $(nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 | head -n 4 | tr '\n' ';')"
+	say "(a) $(nvidia-smi 2>&1 | grep -o 'CUDA Version: [0-9.]*' | head -n 1); nvcc: $( (command -v nvcc || ls /usr/local/cuda/bin/nvcc) 2>/dev/null | head -n 1)"
+fi
+
+# ---------- synthetic models, in the background (niced) while CUDA compiles ----------
+if [ "$CPU" = 1 ]; then
+	SHAPE=(--layers 4 --d-model 256 --d-mlp 512 --heads 4)
+	NL=4 NFF=512 LEN=128
+else
+	SHAPE=(--layers "$LAYERS" --d-model 4096 --d-mlp 11008 --heads 32)
+	NL=$LAYERS NFF=11008 LEN=1024
+fi
+F16=$W/synth-f16.gguf Q4=$W/synth-q4_k_m.gguf
+(
+	s=$(date +%s)
+	nice -n 10 "$BIN" synth "${SHAPE[@]}" --vocab 50304 --clip-qkv 8 --type f16 -o "$F16" >"$W/synth.out" 2>&1 &&
+		echo "synth f16: $(($(date +%s) - s))s, $(du -h "$F16" | cut -f1)" >"$W/synth-f16.done" &&
+		s=$(date +%s) &&
+		nice -n 10 "$BIN" synth --type q4_k_m --from "$F16" -o "$Q4" >>"$W/synth.out" 2>&1 &&
+		echo "synth q4_k_m: $(($(date +%s) - s))s, $(du -h "$Q4" | cut -f1)" >"$W/synth-q4.done"
+) >/dev/null 2>&1 &
+SYNTH_PID=$!
+
+# ---------- the CUDA backend, against the carried libggml-base ----------
+if [ "$CPU" != 1 ]; then
+	step "build libggml-cuda.so"
+	command -v nvcc >/dev/null || export PATH=$PATH:/usr/local/cuda/bin
+	s=$(date +%s)
+	GEN=()
+	command -v ninja >/dev/null && GEN=(-G Ninja)
+	if cmake -S native/cmake -B "$W/cuda" "${GEN[@]}" -DOLL="$W/src/ollama" -DWCOS_CUDA=ON -DWCOS_LLAMA=OFF \
+		-DWCOS_LIB_DIR="$W/cuda/lib" -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" >"$W/cmake.out" 2>&1 &&
+		cmake --build "$W/cuda" --target ggml-cuda -j "$JOBS" >>"$W/cmake.out" 2>&1; then
+		cp -a "$W"/cuda/lib/libggml-cuda.so* "$LIB/"
+		say "build: libggml-cuda.so $(du -h "$LIB/libggml-cuda.so" | cut -f1) in $(($(date +%s) - s))s; needs: $(ldd "$LIB/libggml-cuda.so" | grep -E 'ggml|cublas|cudart|libcuda' | awk '{print $1"=>"$3}' | tr '\n' ' ')"
+	else
+		keep cmake "$W/cmake.out"
+		say "FAIL: CUDA build after $(($(date +%s) - s))s (see cmake.txt); (b) shows the missing-backend error, (c) is skipped"
+		CUDA_FAILED=1
+	fi
+fi
+GPU_LAYERS=999
+[ "$CPU" = 1 ] && GPU_LAYERS=0
+
+# ---------- (b) tiny-olmo ----------
+step "(b) tiny-olmo"
+# tiny-olmo comes from the binary's embedded copy (converted into $WCOS_CACHE), so the call need not
+# carry models/ (the working tree that travels is limited to 64 MiB).
+"$BIN" info --model "" >"$W/convert.out" 2>&1 || { keep convert "$W/convert.out"; say "FAIL: convert tiny-olmo"; }
+TINY=$(ls "$WCOS_CACHE"/tiny-olmo-*-f32.gguf 2>/dev/null | head -n 1)
+env_gpu=(WCOS_TEST_GPU=1)
+[ "$CPU" = 1 ] && env_gpu=(WCOS_GPU_CHECK_CPU=1)
+env "${env_gpu[@]}" WCOS_TINY_GGUF="$TINY" WCOS_FIXTURES="$ROOT/testdata/fixtures" timeout 120 \
+	"$TEST" -test.v -test.count=1 -test.run '^(TestDynamicOneGGML|TestGPUMatchesReference)$' >"$W/test.out" 2>&1
+rc=$?
+keep test "$W/test.out"
+grep -E '^\s+dynamic_test.go:[0-9]+: ' "$W/test.out" | sed 's/^\s*dynamic_test.go:[0-9]*: /(b) /' | while read -r l; do say "$l"; done
+say "(b) tests: $(grep -E '^(--- |ok|PASS|FAIL)' "$W/test.out" | tr '\n' ' ') rc=$rc"
+# Flash attention must stay on the GPU in the default (non-exact) mode: llama.cpp logs it.
+WCOS_VERBOSE=1 timeout 60 "$BIN" entropy --model "$TINY" --max-tokens 512 --gpu-layers "$GPU_LAYERS" --out "$W/fa" >"$W/fa.out" 2>&1
+say "(b) flash attention: $(grep -iE 'flash.attn|flash attention' "$W/fa.out" | sort -u | head -n 4 | tr '\n' ';' | tr -s ' ')"
+say "(b) offload: $(grep -iE 'offloaded|using device|CUDA0 model buffer' "$W/fa.out" | sort -u | head -n 4 | tr '\n' ';' | tr -s ' ')"
+say "(b) tiny entropy (default mode): $(grep -oE '[0-9]+ tok/s in [0-9.]+[a-zµ]+' "$W/fa.out" | tail -n 1) $(grep '^wcos:' "$W/fa.out")"
+
+# ---------- (c) benchmarks ----------
+step "(c) benchmarks"
+if [ "${CUDA_FAILED:-0}" = 1 ]; then
+	pkill -P "$SYNTH_PID" 2>/dev/null # the synth child of the background job, then the job
+	kill "$SYNTH_PID" 2>/dev/null
+	say "(c) SKIPPED: no CUDA backend"
+	exit 1
+fi
+wait "$SYNTH_PID"
+for f in "$W/synth-f16.done" "$W/synth-q4.done"; do [ -f "$f" ] && say "(c) $(cat "$f")"; done
+[ -f "$W/synth-f16.done" ] || { keep synth "$W/synth.out"; say "FAIL: synth (see synth.txt)"; }
+
+# Token rows of exactly LEN random ids: batches of exactly 4×LEN tokens.
+python3 - "$W/tokens.jsonl" "$LEN" "$BATCHES" <<'EOF'
+import json, random, sys
+random.seed(1)
+with open(sys.argv[1], "w") as f:
+    for _ in range(4 * int(sys.argv[3])):
+        f.write(json.dumps({"input_ids": [random.randrange(50277) for _ in range(int(sys.argv[2]))]}) + "\n")
+EOF
+# 66 neurons in each of the last 8 layers, spread over the layer.
+: >"$W/neurons.txt"
+for ((l = NL - 8 < 0 ? 0 : NL - 8; l < NL; l++)); do
+	for ((i = 0; i < 66; i++)); do echo "$l.$((i * (NFF / 66)))" >>"$W/neurons.txt"; done
+done
+TOKENS=$((4 * LEN * BATCHES))
+LEFT_FOR_FREQS=90 # seconds at most for freqs (its outputs, RW classes from the weights, come after the rate)
+DATA=(--dataset "$W/tokens.jsonl" --batch-size 4 --max-length "$LEN" --gpu-layers "$GPU_LAYERS")
+COMMON=("${DATA[@]}" --max-tokens "$TOKENS")
+
+# peak_mem FILE: polls the GPU's used memory (MiB) and keeps the maximum in FILE until killed.
+peak_mem() {
+	local max=0 v
+	while :; do
+		v=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i "${WCOS_DEVICE:-0}" 2>/dev/null | head -n 1)
+		if [[ $v =~ ^[0-9]+$ ]] && ((v > max)); then max=$v && echo "$max" >"$1"; fi
+		sleep 0.2
+	done
+}
+
+# bench NAME MIN_SECONDS MAX_SECONDS COMMAND...: runs COMMAND if MIN_SECONDS are left, for at most
+# MAX_SECONDS (and the time left). The rate is the progress bar's last: its final line, or the last
+# periodic one (marked partial) when the command was cut.
+bench() {
+	local name=$1 need=$2 max=$3
+	shift 3
+	local l
+	l=$(left)
+	if ((l < need)); then
+		say "(c) $name: SKIPPED, ${l}s left (needs ~${need}s)"
+		return
+	fi
+	local base=0 poll=""
+	if [ "$CPU" != 1 ]; then
+		base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i "${WCOS_DEVICE:-0}" 2>/dev/null | head -n 1)
+		echo 0 >"$W/$name.mem"
+		peak_mem "$W/$name.mem" &
+		poll=$!
+	fi
+	local s rc
+	s=$(date +%s)
+	timeout $((l - 3 < max ? l - 3 : max)) "$@" >"$W/$name.out" 2>&1
+	rc=$?
+	[ -n "$poll" ] && kill "$poll" 2>/dev/null && wait "$poll" 2>/dev/null
+	keep "$name" "$W/$name.out"
+	local rate mem="n/a (CPU mode)" scaled=""
+	rate=$(grep -oE '[0-9]+/[0-9]+ tok [0-9]+ tok/s( in [0-9.]+[a-zµ]+)?' "$W/$name.out" | tail -n 1)
+	[ -n "$rate" ] && [[ $rate != *" in "* ]] && rate="$rate (partial)"
+	[ "$CPU" != 1 ] && mem="$(cat "$W/$name.mem") MiB (before: ${base} MiB)"
+	if [ "$CPU" != 1 ] && [ "$LAYERS" != 32 ] && [ -n "$rate" ]; then
+		# Per-layer scaling to 32 layers; the output matrix costs about half a layer.
+		scaled=" | scaled to 32 layers: $(echo "$rate" | awk -v n="$LAYERS" '{printf "%.0f tok/s", $3 * (n + 0.5) / 32.5}') (MARKED: measured with $LAYERS layers)"
+	fi
+	say "(c) $name: ${rate:-no rate} | peak GPU memory $mem | rc $rc, wall $(($(date +%s) - s))s$scaled"
+}
+
+if [ -f "$W/synth-f16.done" ]; then
+	bench f16-entropy-ablation 40 120 "$BIN" entropy --model "$F16" "${COMMON[@]}" --neurons @"$W/neurons.txt" \
+		--gate - --post + --refactor=false --out "$W/e-abl"
+	# Quadrant statistics (with top-16 lists) run on the host, one thread, after copying gate/up/post
+	# of every layer: two batches and a bounded time, so that the plain runs still happen.
+	bench f16-freqs 50 "$LEFT_FOR_FREQS" "$BIN" freqs --model "$F16" "${DATA[@]}" --max-tokens $((2 * 4 * LEN)) \
+		--refactor=false --out "$W/freqs"
+	bench f16-plain+metrics 30 90 "$BIN" entropy --model "$F16" "${COMMON[@]}" --out "$W/e-plain"
+fi
+if [ -f "$W/synth-q4.done" ]; then
+	bench q4_k_m-plain+metrics 30 90 "$BIN" entropy --model "$Q4" "${COMMON[@]}" --out "$W/q4-plain"
+else
+	say "(c) q4_k_m-plain+metrics: SKIPPED, no Q4_K_M model (synth.txt)"
+fi
+# The device-hook sketch (native/cuda/hooks.cu) only has to compile for now.
+if [ "$CPU" != 1 ] && [ -f "$W/cuda/build.ninja" -o -f "$W/cuda/Makefile" ] && (($(left) > 30)); then
+	if timeout $(($(left) - 5)) cmake --build "$W/cuda" --target wcos-cuda-hooks -j "$JOBS" >"$W/hooks.out" 2>&1; then
+		say "hooks.cu: compiles ($(du -h "$W"/cuda/lib/libwcos-cuda-hooks.so 2>/dev/null | cut -f1))"
+	else
+		keep hooks "$W/hooks.out"
+		say "hooks.cu: does not compile (hooks.txt)"
+	fi
+fi
+say "done in $(elapsed)s; rates include the first of $BATCHES batches of 4x$LEN tokens (model loading excluded)"
