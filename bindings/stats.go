@@ -121,6 +121,7 @@ func (c *Context) AttachStats(s *Stats) {
 		c.stats = nil
 		return
 	}
+	C.wcos_stats_set_threads(s.s, C.int(c.opt.Threads))
 	C.wcos_hooks_stats(c.hooks, s.s)
 	c.stats = s
 }

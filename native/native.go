@@ -5,5 +5,5 @@
 package native
 
 // #cgo CFLAGS: -std=gnu11
-// #cgo LDFLAGS: -lm -ldl
+// #cgo LDFLAGS: -lm -ldl -lpthread
 import "C"

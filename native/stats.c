@@ -2,6 +2,7 @@
 // Sums are fixed-point __int128 (value·2^40, exact for every float32 of magnitude ≥ 2^-16), so results
 // do not depend on summation order: shards merge and interrupted runs resume to identical bytes.
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 struct wcos_stats {
     int n_layer, n_ff, k;
+    int threads;       // neurons are split over this many threads (each neuron's state is its own)
     int8_t *sign;      // [n_layer, n_ff] refactor signs s_n (the in-sign is that of s_n·up)
     int64_t *count;    // [n_layer, 4, n_ff]
     __int128 *sum;     // [n_layer, 4, WCOS_NVARS, n_ff]
@@ -18,6 +20,8 @@ struct wcos_stats {
     int64_t *top_row;  // [n_layer, 4, n_ff, k]
     int32_t *top_pos;  // [n_layer, 4, n_ff, k]
     int32_t *top_n;    // [n_layer, 4, n_ff]
+    float *top_min;    // [n_layer, 4, n_ff] |value| of a full list's last entry: a compact first test
+                       // that spares a cache miss into top_val for almost every token
 };
 
 wcos_stats *wcos_stats_new(int n_layer, int n_ff, int k) {
@@ -34,11 +38,13 @@ wcos_stats *wcos_stats_new(int n_layer, int n_ff, int k) {
     s->top_row = calloc(nq * (size_t)(k > 0 ? k : 1), sizeof(int64_t));
     s->top_pos = calloc(nq * (size_t)(k > 0 ? k : 1), sizeof(int32_t));
     s->top_n = calloc(nq, sizeof(int32_t));
-    if (!s->sign || !s->count || !s->sum || !s->top_val || !s->top_row || !s->top_pos || !s->top_n) {
+    s->top_min = calloc(nq, sizeof(float));
+    if (!s->sign || !s->count || !s->sum || !s->top_val || !s->top_row || !s->top_pos || !s->top_n || !s->top_min) {
         wcos_stats_free(s);
         return NULL;
     }
     memset(s->sign, 1, (size_t)n_layer * (size_t)n_ff);
+    s->threads = 1;
     return s;
 }
 
@@ -51,6 +57,7 @@ void wcos_stats_free(wcos_stats *s) {
     free(s->top_row);
     free(s->top_pos);
     free(s->top_n);
+    free(s->top_min);
     free(s);
 }
 
@@ -84,37 +91,83 @@ static void top_insert(wcos_stats *s, size_t slot, float v, int64_t row, int32_t
     val[i] = v;
     rows[i] = row;
     poss[i] = pos;
-    if (n < k) s->top_n[slot] = n + 1;
+    if (n < k) s->top_n[slot] = ++n;
+    if (n == k) s->top_min[slot] = fabsf(val[k - 1]);
 }
 
-static inline __int128 fix(float x) { return (__int128)llrint((double)x * WCOS_FIX_SCALE); }
+// x·2^40 is an integer for every float32 of magnitude ≥ 2^-16 (24-bit mantissa), so truncation is exact
+// there; smaller values round toward zero, identically on every run. A cast, not llrint: a libm call
+// per value was the statistics' largest cost.
+static inline __int128 fix(float x) { return (__int128)(int64_t)((double)x * WCOS_FIX_SCALE); }
 
-void wcos_stats_accumulate(wcos_stats *s, int layer, const float *gate, const float *up, const float *post,
-                           int64_t ld, int rows, const int64_t *row_id, const int32_t *row_pos) {
+void wcos_stats_set_threads(wcos_stats *s, int threads) { s->threads = threads > 0 ? threads : 1; }
+
+typedef struct {
+    wcos_stats *s;
+    int layer, n0, n1, rows;
+    const float *gate, *up, *post;
+    int64_t ld;
+    const int64_t *row_id;
+    const int32_t *row_pos;
+} accum_job;
+
+// accumulate_range updates neurons [n0, n1) for every row. Each neuron's counts, sums and top-k are
+// touched by one thread only, so splitting neurons over threads changes no result.
+static void accumulate_range(const accum_job *j) {
+    wcos_stats *s = j->s;
     const int nff = s->n_ff;
-    const int8_t *sign = s->sign + (size_t)layer * (size_t)nff;
-    int64_t *count = s->count + (size_t)layer * 4 * (size_t)nff;
-    __int128 *sum = s->sum + (size_t)layer * 4 * WCOS_NVARS * (size_t)nff;
-    const size_t slot0 = (size_t)layer * 4 * (size_t)nff;
-    for (int r = 0; r < rows; r++) {
-        const float *g = gate + (size_t)r * (size_t)ld;
-        const float *u = up + (size_t)r * (size_t)ld;
-        const float *p = post + (size_t)r * (size_t)ld;
-        for (int n = 0; n < nff; n++) {
-            const float gv = g[n], iv = sign[n] * u[n];
-            if (gv == 0 || iv == 0) continue; // strict signs; exact zeros belong to no quadrant
+    const int8_t *sign = s->sign + (size_t)j->layer * (size_t)nff;
+    int64_t *count = s->count + (size_t)j->layer * 4 * (size_t)nff;
+    __int128 *sum = s->sum + (size_t)j->layer * 4 * WCOS_NVARS * (size_t)nff;
+    const size_t slot0 = (size_t)j->layer * 4 * (size_t)nff;
+    for (int r = 0; r < j->rows; r++) {
+        const float *g = j->gate + (size_t)r * (size_t)j->ld;
+        const float *u = j->up + (size_t)r * (size_t)j->ld;
+        const float *p = j->post + (size_t)r * (size_t)j->ld;
+        for (int n = j->n0; n < j->n1; n++) {
+            const float gv = g[n], uv = u[n];
+            if (gv == 0 || uv == 0) continue; // strict signs; exact zeros belong to no quadrant
+            const float iv = sign[n] * uv;
             const int q = (gv < 0) * 2 + (iv < 0);
             const float pv = sign[n] * p[n]; // refactored post = s_n·post
-            const float sw = gv / (1.0f + expf(-gv));
+            const float sw = p[n] / uv;      // silu(gate), recovered from post = silu(gate)·up
             count[(size_t)q * nff + n]++;
             __int128 *sq = sum + (size_t)q * WCOS_NVARS * nff;
             sq[(size_t)WCOS_VAR_POST * nff + n] += fix(pv);
             sq[(size_t)WCOS_VAR_GATE * nff + n] += fix(gv);
             sq[(size_t)WCOS_VAR_IN * nff + n] += fix(iv);
             sq[(size_t)WCOS_VAR_SWISH * nff + n] += fix(sw);
-            if (s->k > 0) top_insert(s, slot0 + (size_t)q * nff + n, pv, row_id[r], row_pos[r]);
+            const size_t slot = slot0 + (size_t)q * nff + n;
+            if (s->k > 0 && (s->top_n[slot] < s->k || fabsf(pv) >= s->top_min[slot]))
+                top_insert(s, slot, pv, j->row_id[r], j->row_pos[r]);
         }
     }
+}
+
+static void *accumulate_thread(void *arg) {
+    accumulate_range(arg);
+    return NULL;
+}
+
+void wcos_stats_accumulate(wcos_stats *s, int layer, const float *gate, const float *up, const float *post,
+                           int64_t ld, int rows, const int64_t *row_id, const int32_t *row_pos) {
+    enum { MAX_THREADS = 64 };
+    int t = s->threads < MAX_THREADS ? s->threads : MAX_THREADS;
+    if ((int64_t)rows * s->n_ff < 65536) t = 1; // not worth a thread
+    accum_job jobs[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    for (int i = 0; i < t; i++) {
+        jobs[i] = (accum_job){s, layer, (int)((int64_t)s->n_ff * i / t), (int)((int64_t)s->n_ff * (i + 1) / t), rows,
+                              gate, up, post, ld, row_id, row_pos};
+    }
+    int started = 0;
+    for (int i = 1; i < t; i++) {
+        if (pthread_create(&tid[i], NULL, accumulate_thread, &jobs[i]) != 0) break;
+        started = i;
+    }
+    accumulate_range(&jobs[0]);
+    for (int i = started + 1; i < t; i++) accumulate_range(&jobs[i]); // threads that did not start
+    for (int i = 1; i <= started; i++) pthread_join(tid[i], NULL);
 }
 
 // Merge b into a (same shape): counts and sums add, top-k lists merge under the total order.
@@ -168,6 +221,8 @@ void wcos_stats_import(wcos_stats *s, const int64_t *count, const int64_t *sum_h
     memcpy(s->top_row, top_row, nt * sizeof(int64_t));
     memcpy(s->top_pos, top_pos, nt * sizeof(int32_t));
     memcpy(s->top_n, top_n, nq * sizeof(int32_t));
+    for (size_t slot = 0; slot < nq; slot++)
+        s->top_min[slot] = s->top_n[slot] == s->k && s->k > 0 ? fabsf(s->top_val[slot * (size_t)s->k + (size_t)s->k - 1]) : 0;
 }
 
 // Means: sum/count for each (layer, quadrant, var, neuron) in float64; NaN where count is 0.

@@ -59,6 +59,8 @@ typedef struct wcos_stats wcos_stats;
 wcos_stats *wcos_stats_new(int n_layer, int n_ff, int k);
 void wcos_stats_free(wcos_stats *s);
 void wcos_stats_set_signs(wcos_stats *s, int layer, const int8_t *signs);
+// Neurons are split over this many threads inside the callback (results do not depend on it).
+void wcos_stats_set_threads(wcos_stats *s, int threads);
 void wcos_stats_accumulate(wcos_stats *s, int layer, const float *gate, const float *up, const float *post,
                            int64_t ld, int rows, const int64_t *row_id, const int32_t *row_pos);
 int wcos_stats_merge(wcos_stats *a, const wcos_stats *b);
