@@ -271,3 +271,16 @@ func TestCLIEntropy(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { testmodels.Main(m) }
+
+// TestCLINestedOut: an --out whose parent folders do not exist yet is created (it once failed only
+// after the whole run, when the result was moved into place).
+func TestCLINestedOut(t *testing.T) {
+	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	out := filepath.Join(t.TempDir(), "a", "b", "run")
+	if err := runCLI(t, "entropy", "--model", model, "--max-tokens", "100", "--max-length", "32", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "metrics.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -79,6 +79,9 @@ func Run(cfg Config) (*Summary, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.NumCPU()
 	}
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(cfg.Out)), 0o755); err != nil {
+		return nil, err
+	}
 	m, err := bindings.LoadModel(cfg.Model, bindings.ModelOptions{GPULayers: cfg.GPULayers})
 	if err != nil {
 		return nil, err
