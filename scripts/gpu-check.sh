@@ -118,8 +118,15 @@ rc=$?
 keep test "$W/test.out"
 grep -E '^\s+dynamic_test.go:[0-9]+: ' "$W/test.out" | sed 's/^\s*dynamic_test.go:[0-9]*: /(b) /' | while read -r l; do say "$l"; done
 say "(b) tests: $(grep -E '^(--- |ok|PASS|FAIL)' "$W/test.out" | tr '\n' ' ') rc=$rc"
+# Is cuBLAS's TF32 behind the GPU's distance from the reference? The driver can forbid it.
+if [ "$CPU" != 1 ]; then
+	env "${env_gpu[@]}" NVIDIA_TF32_OVERRIDE=0 WCOS_TINY_GGUF="$TINY" WCOS_FIXTURES="$ROOT/testdata/fixtures" timeout 120 \
+		"$TEST" -test.v -test.count=1 -test.run '^TestGPUMatchesReference$' >"$W/test-tf32.out" 2>&1
+	say "(b) NVIDIA_TF32_OVERRIDE=0: $(grep -E 'GPU vs HF' "$W/test-tf32.out" | head -n 2 | sed 's/^\s*[a-z_]*\.go:[0-9]*: //' | tr '\n' ';') rc=$?"
+fi
 # Flash attention must stay on the GPU in the default (non-exact) mode: llama.cpp logs it.
 WCOS_VERBOSE=1 timeout 60 "$BIN" entropy --model "$TINY" --max-tokens 512 --gpu-layers "$GPU_LAYERS" --out "$W/fa" >"$W/fa.out" 2>&1
+say "(b) entropy exit code $? (2 = crashed; a crash at exit was seen before the backends were pinned)"
 say "(b) flash attention: $(grep -iE 'flash.attn|flash attention' "$W/fa.out" | sort -u | head -n 4 | tr '\n' ';' | tr -s ' ')"
 say "(b) offload: $(grep -iE 'offloaded|using device|CUDA0 model buffer' "$W/fa.out" | sort -u | head -n 4 | tr '\n' ';' | tr -s ' ')"
 say "(b) tiny entropy (default mode): $(grep -oE '[0-9]+ tok/s in [0-9.]+[a-zµ]+' "$W/fa.out" | tail -n 1) $(grep '^wcos:' "$W/fa.out")"
