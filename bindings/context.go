@@ -6,6 +6,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -67,6 +68,10 @@ func (m *Model) NewContext(opt ContextOptions) (*Context, error) {
 	p.kv_unified = true
 	p.no_perf = true
 	if opt.Exact {
+		// On CUDA, cuBLAS runs F32 products in TF32 unless the driver forbids it: measured on an H200,
+		// tiny-olmo's logits were 4.1e-3 from Hugging Face with TF32 and 1.7e-5 without. cuBLAS reads
+		// the variable when its handle is created, i.e. at the first product after this.
+		os.Setenv("NVIDIA_TF32_OVERRIDE", "0")
 		p.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
 		p.type_k = C.GGML_TYPE_F32
 		p.type_v = C.GGML_TYPE_F32

@@ -39,7 +39,8 @@ left() { echo $((BUDGET - $(elapsed))); }
 # step NAME: a header line with the time used so far.
 step() { say "== $1 (t=$(elapsed)s)"; }
 # keep NAME FILE: the tail of a command's output beside gpu.log, for the lead.
-keep() { tail -n 40 "$2" >"$OUT/$1.txt" 2>/dev/null; }
+# The head too: a Go crash report names the faulting frame at its top, its tail is a register dump.
+keep() { { head -n 30 "$2"; echo ...; tail -n 30 "$2"; } >"$OUT/$1.txt" 2>/dev/null; }
 
 say "gpu-check: $(date -u +%FT%TZ) host $(hostname) cores $JOBS cpu_mode=$CPU budget=${BUDGET}s layers=$LAYERS"
 [ -f .device/wcos-gpu.tar.xz ] || { say "FAIL: .device/wcos-gpu.tar.xz missing (make cuda-host, carry .device)"; exit 1; }
