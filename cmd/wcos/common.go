@@ -37,9 +37,7 @@ func resolveDataset(spec string) (string, error) {
 // freshOut returns --out, or a new folder out/<command>-<time> when it is empty.
 func freshOut(spec, command string) (string, error) {
 	if spec != "" {
-		// The folder is created atomically beside its final name, so its parent must exist first
-		// (checked now, not after the run).
-		return spec, os.MkdirAll(filepath.Dir(filepath.Clean(spec)), 0o755)
+		return spec, nil
 	}
 	dir := filepath.Join("out", fmt.Sprintf("%s-%s", command, time.Now().Format("20060102-150405")))
 	if err := os.MkdirAll("out", 0o755); err != nil {

@@ -119,9 +119,6 @@ func Run(cfg Config) (*Summary, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.NumCPU()
 	}
-	if err := os.MkdirAll(filepath.Dir(filepath.Clean(cfg.Out)), 0o755); err != nil {
-		return nil, err
-	}
 	m, err := bindings.LoadModel(cfg.Model, bindings.ModelOptions{GPULayers: cfg.GPULayers})
 	if err != nil {
 		return nil, err
@@ -196,7 +193,7 @@ func Run(cfg Config) (*Summary, error) {
 		sum.Condition = fmt.Sprintf("gate%s_post%s", cfg.Gate, cfg.Post)
 	}
 
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(cfg.Out)), "."+filepath.Base(cfg.Out)+".tmp-*")
+	tmp, err := atomicfile.TempDir(cfg.Out)
 	if err != nil {
 		return nil, err
 	}

@@ -79,9 +79,6 @@ func Run(cfg Config) (*Summary, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.NumCPU()
 	}
-	if err := os.MkdirAll(filepath.Dir(filepath.Clean(cfg.Out)), 0o755); err != nil {
-		return nil, err
-	}
 	m, err := bindings.LoadModel(cfg.Model, bindings.ModelOptions{GPULayers: cfg.GPULayers})
 	if err != nil {
 		return nil, err
@@ -223,7 +220,7 @@ func Run(cfg Config) (*Summary, error) {
 	sum.State = st.Export()
 	delete(sum.Meta, "run_key")
 
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(cfg.Out)), "."+filepath.Base(cfg.Out)+".tmp-*")
+	tmp, err := atomicfile.TempDir(cfg.Out)
 	if err != nil {
 		return nil, err
 	}

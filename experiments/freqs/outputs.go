@@ -275,7 +275,7 @@ func WriteOutputs(dir string, s *Summary, modelPath string, opts OutputOptions) 
 	o.ByClass = ByClass(freq, cls, s.NLayer, s.NFF, o.Seed)
 
 	dir = filepath.Clean(dir)
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".out-*")
+	tmp, err := atomicfile.TempDir(dir)
 	if err != nil {
 		return nil, err
 	}

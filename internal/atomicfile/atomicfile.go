@@ -83,3 +83,13 @@ func ReplaceDir(tmp, dir string) error {
 	}
 	return os.RemoveAll(old)
 }
+
+// TempDir creates an empty folder beside dir (and dir's missing parents) in which to build dir's
+// contents before ReplaceDir moves it into place.
+func TempDir(dir string) (string, error) {
+	dir = filepath.Clean(dir)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
+}
