@@ -25,7 +25,16 @@ With --neurons, hook_post of those neurons is ablated: set to 0 (--ablation zero
 activation s_n·post (--post; raw sign with --refactor=false) has the given sign.
 
 Writes DIR/metrics.safetensors (entropy, loss, rank, scale [rows, max_len] zero-padded, lengths),
-DIR/summary.json and DIR/run.json.
+DIR/summary.json and DIR/run.json, all at once at the end (DIR never holds a partial result).
+
+Resuming: every --checkpoint-batches batches (or --checkpoint-every) the rows done are saved to
+DIR.partial/checkpoint.safetensors. Rerunning the same command after a kill, Ctrl-C or preemption
+continues from there and writes metrics.safetensors and summary.json byte-identical to an
+uninterrupted run's (on the same machine, run.json differs only in its timing fields: started,
+finished, seconds, tokens_per_second). A checkpoint made with other inputs (model, data set rows,
+neurons, ablation, means values, --gate/--post/--refactor, --exact, --batch-size, --max-length,
+--max-tokens, --gpu-layers) is refused with an error naming the difference; delete DIR.partial to
+start over. Give --out: the default folder is new for every run, so a rerun without it starts afresh.
 
 Examples:
   wcos entropy                                   # embedded tiny-olmo on the embedded evaluation text
@@ -50,6 +59,8 @@ Examples:
 			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
 			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/entropy-TIME)"},
+			&cli.IntFlag{Name: "checkpoint-batches", Value: entropy.DefaultCheckpointBatches, Usage: "save a checkpoint into DIR.partial/ after this many batches"},
+			&cli.DurationFlag{Name: "checkpoint-every", Value: entropy.DefaultCheckpointEvery, Usage: "… or after this much time"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -59,6 +70,10 @@ Examples:
 				Ablation: c.String("ablation"), Refactor: c.Bool("refactor"), Exact: c.Bool("exact"),
 				BatchSize: c.Int("batch-size"), MaxLength: c.Int("max-length"), MaxTokens: c.Int64("max-tokens"),
 				Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), Progress: os.Stderr,
+				CheckpointBatches: c.Int("checkpoint-batches"), CheckpointEvery: c.Duration("checkpoint-every"),
+			}
+			if cfg.CheckpointBatches < 1 || cfg.CheckpointEvery <= 0 {
+				return fmt.Errorf("--checkpoint-batches %d, --checkpoint-every %s: want both > 0", cfg.CheckpointBatches, cfg.CheckpointEvery)
 			}
 			var err error
 			if cfg.Neurons, err = hooks.ParseNeurons(c.String("neurons")); err != nil {
@@ -94,12 +109,9 @@ Examples:
 			if err != nil {
 				return err
 			}
-			cfg.Model, cfg.ModelSHA256, cfg.Dataset, cfg.Out = in.model, in.modelSHA256, in.dataset, in.out
+			cfg.Model, cfg.ModelSHA256, cfg.Dataset, cfg.Out, cfg.RunInfo = in.model, in.modelSHA256, in.dataset, in.out, in.info
 			sum, err := entropy.Run(cfg)
 			if err != nil {
-				return err
-			}
-			if err := in.info.Write(cfg.Out); err != nil {
 				return err
 			}
 			printEntropySummary(sum, cfg.Out)

@@ -2,6 +2,7 @@ package entropy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"time"
 
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/dataset"
@@ -16,6 +18,7 @@ import (
 	"github.com/wcos-dev/wcos/hooks"
 	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/progress"
+	"github.com/wcos-dev/wcos/internal/runinfo"
 	"github.com/wcos-dev/wcos/safetensors"
 )
 
@@ -39,7 +42,24 @@ type Config struct {
 	GPULayers   int
 	Out         string
 	Progress    io.Writer
+	// RunInfo, if set, is written as run.json together with the outputs.
+	RunInfo *runinfo.Info
+	// CheckpointBatches and CheckpointEvery bound the work lost to a kill: the rows done are saved to
+	// Out+".partial/checkpoint.safetensors" after that many batches or that much time, whichever is
+	// first (0: DefaultCheckpointBatches, DefaultCheckpointEvery).
+	CheckpointBatches int
+	CheckpointEvery   time.Duration
+	// stopAfter aborts the run once that many batches of the whole run are done, as a kill would (tests).
+	stopAfter int
 }
+
+// Checkpoint defaults: 250 batches are 1,000 rows at the default batch size, as wcos freqs.
+const (
+	DefaultCheckpointBatches = 250
+	DefaultCheckpointEvery   = 5 * time.Minute
+)
+
+var errStopped = errors.New("stopped (test)")
 
 // Summary is what summary.json holds.
 type Summary struct {
@@ -55,7 +75,7 @@ type Summary struct {
 	Ablated     int     `json:"ablated_neurons"`
 	Ablation    string  `json:"ablation"`
 	Condition   string  `json:"condition"`
-	TokensPerS  float64 `json:"tokens_per_second"`
+	TokensPerS  float64 `json:"-"` // timing: in run.json, so that summary.json is the same for a resumed run
 	Model       string  `json:"model"`
 	ModelDesc   string  `json:"model_desc"`
 }
@@ -107,8 +127,11 @@ func BuildSpec(cfg Config) (hooks.Spec, error) {
 	return spec, nil
 }
 
-// Run executes the experiment and writes metrics.safetensors and summary.json into cfg.Out, which is
-// created atomically (a temporary sibling renamed at the end). run.json is the caller's.
+// Run executes the experiment and writes metrics.safetensors, summary.json and (with RunInfo)
+// run.json into cfg.Out, which is created atomically (a temporary sibling renamed at the end), so
+// cfg.Out never holds a partial result. Every CheckpointBatches batches (or CheckpointEvery) the rows
+// done are saved to Out+".partial/checkpoint.safetensors"; a run with the same inputs resumes there
+// and writes outputs byte-identical to an uninterrupted run's, one with other inputs is refused.
 func Run(cfg Config) (*Summary, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 4
@@ -118,6 +141,19 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.NumCPU()
+	}
+	if cfg.CheckpointBatches <= 0 {
+		cfg.CheckpointBatches = DefaultCheckpointBatches
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if cfg.ModelSHA256 == "" { // the checkpoint must know the model by its content
+		fi, err := runinfo.Hash(cfg.Model)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ModelSHA256 = fi.SHA256
 	}
 	m, err := bindings.LoadModel(cfg.Model, bindings.ModelOptions{GPULayers: cfg.GPULayers})
 	if err != nil {
@@ -131,10 +167,20 @@ func Run(cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A checkpoint of other inputs is refused before the data set is read (it can take minutes).
+	ck := newCheckpoint(cfg, spec)
+	prev, err := ck.open()
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		defer prev.Close()
+	}
 	rows, err := readRows(cfg, m)
 	if err != nil {
 		return nil, err
 	}
+	ck.addRows(rows)
 	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: cfg.BatchSize * cfg.MaxLength, MaxRows: cfg.BatchSize, Threads: cfg.Threads, Exact: cfg.Exact})
 	if err != nil {
 		return nil, err
@@ -144,20 +190,28 @@ func Run(cfg Config) (*Summary, error) {
 		return nil, err
 	}
 
-	width := 0
+	n := len(rows)
+	res := &metrics{lengths: make([]int32, n)}
 	var total int64
-	for _, r := range rows {
-		width = max(width, len(r))
+	for i, r := range rows {
+		res.width = max(res.width, len(r))
+		res.lengths[i] = int32(len(r))
 		total += int64(len(r))
 	}
-	n := len(rows)
-	ent := make([]float32, n*width)
-	loss := make([]float32, n*width)
-	rank := make([]int32, n*width)
-	scale := make([]float32, n*width)
-	lengths := make([]int32, n)
-	bar := progress.New(cfg.Progress, "entropy", "tok", total)
-	for b := 0; b < n; b += cfg.BatchSize {
+	width := res.width
+	res.ent, res.loss, res.rank, res.scale = make([]float32, n*width), make([]float32, n*width), make([]int32, n*width), make([]float32, n*width)
+	if prev != nil {
+		if err := ck.restore(prev, res, cfg.BatchSize); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(progressOr(cfg.Progress), "resuming from %s: %d of %d rows, %d of %d tokens done\n", ck.path, res.rows, n, res.tokens, total)
+	}
+	bar := progress.New(cfg.Progress, "entropy", "tok", total-res.tokens)
+	lastSave, sinceSave := time.Now(), 0
+	for b := res.rows; b < n; b += cfg.BatchSize {
+		if cfg.stopAfter > 0 && b == cfg.stopAfter*cfg.BatchSize {
+			return nil, errStopped
+		}
 		batch := rows[b:min(b+cfg.BatchSize, n)]
 		if err := ctx.Decode(batch); err != nil {
 			return nil, fmt.Errorf("rows %d–%d: %w", b, b+len(batch)-1, err)
@@ -167,21 +221,29 @@ func Run(cfg Config) (*Summary, error) {
 		k := 0
 		for i, r := range batch {
 			row := b + i
-			lengths[row] = int32(len(r))
 			for t := range r {
 				o := row*width + t
-				ent[o] = float32(met.Entropy[k])
-				loss[o] = float32(met.Loss[k])
-				rank[o] = met.Rank[k]
-				scale[o] = sc[k]
+				res.ent[o] = float32(met.Entropy[k])
+				res.loss[o] = float32(met.Loss[k])
+				res.rank[o] = met.Rank[k]
+				res.scale[o] = sc[k]
 				k++
 			}
 		}
+		res.rows += len(batch)
+		res.tokens += int64(k)
+		sinceSave++
 		bar.Add(int64(k))
+		if res.rows < n && (sinceSave >= cfg.CheckpointBatches || time.Since(lastSave) >= cfg.CheckpointEvery) {
+			if err := ck.save(res); err != nil {
+				return nil, err
+			}
+			lastSave, sinceSave = time.Now(), 0
+		}
 	}
 	bar.Finish()
 
-	sum := summarise(ent, loss, rank, scale, lengths, width)
+	sum := summarise(res.ent, res.loss, res.rank, res.scale, res.lengths, width)
 	sum.TokensPerS = bar.Rate()
 	sum.Model, sum.ModelDesc = cfg.Model, m.Desc()
 	if spec.Ablation != nil {
@@ -198,28 +260,37 @@ func Run(cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	shape := []int64{int64(n), int64(width)}
 	meta := map[string]string{
 		"model": cfg.Model, "dataset": cfg.Dataset,
 		"layout":  "[rows, max_len] zero-padded; lengths[r] tokens valid in row r; loss/rank valid at positions < lengths-1",
 		"entropy": "-sum p log(p+1e-8), natural log", "loss": "-log p(next token)", "rank": "number of logits strictly greater than the next token's",
 		"scale": "final LayerNorm scale sqrt(var(resid)+eps)",
 	}
-	if err := safetensors.Write(filepath.Join(tmp, "metrics.safetensors"), []safetensors.Tensor{
-		safetensors.F32("entropy", shape, ent), safetensors.F32("loss", shape, loss),
-		safetensors.I32("rank", shape, rank), safetensors.F32("scale", shape, scale),
-		safetensors.I32("lengths", []int64{int64(n)}, lengths),
-	}, meta); err != nil {
+	if err := safetensors.Write(filepath.Join(tmp, "metrics.safetensors"), res.tensors(n), meta); err != nil {
 		return nil, err
 	}
 	js, _ := json.MarshalIndent(sum, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(tmp, "summary.json"), append(js, '\n')); err != nil {
 		return nil, err
 	}
+	if cfg.RunInfo != nil {
+		cfg.RunInfo.TokensPerSecond = sum.TokensPerS
+		if err := cfg.RunInfo.Write(tmp); err != nil {
+			return nil, err
+		}
+	}
 	if err := atomicfile.ReplaceDir(tmp, cfg.Out); err != nil {
 		return nil, err
 	}
+	os.RemoveAll(ck.dir)
 	return sum, nil
+}
+
+func progressOr(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }
 
 func readRows(cfg Config, m *bindings.Model) ([][]int32, error) {

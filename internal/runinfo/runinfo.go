@@ -31,6 +31,8 @@ type Info struct {
 	Started  time.Time         `json:"started"`
 	Finished time.Time         `json:"finished"`
 	Seconds  float64           `json:"seconds"`
+	// TokensPerSecond is a timing too: this process's rate (a resumed run's is that of its last part).
+	TokensPerSecond float64 `json:"tokens_per_second,omitempty"`
 }
 
 // FileInfo identifies an input file.
