@@ -40,6 +40,9 @@ type Context struct {
 	rows   [][]int32
 	stats  *Stats
 	rowIDs []int64
+	// metrics: Metrics has been called, so later decodes hand the targets to the hooks, which compute
+	// the metrics where the logits are when that is device memory (wcos_dev.h).
+	metrics bool
 }
 
 // NewContext creates a context for decoding up to opt.MaxRows sequences of opt.MaxTokens tokens in all.
@@ -214,6 +217,12 @@ func (c *Context) Decode(rows [][]int32) error {
 	if C.wcos_hooks_begin(c.hooks, C.int(total)) != 0 {
 		return c.hookErr("decode")
 	}
+	if c.metrics {
+		tg := targets(rows, total)
+		if C.wcos_hooks_targets(c.hooks, (*C.int32_t)(unsafe.Pointer(&tg[0])), C.int(total)) != 0 {
+			return c.hookErr("decode")
+		}
+	}
 	if c.stats != nil {
 		if err := c.setPositions(rows, total); err != nil {
 			return err
@@ -284,19 +293,19 @@ type TokenMetrics struct {
 // Metrics computes entropy, loss and rank of every token of the last decode from its logits, in C and
 // in float64, splitting the tokens over the context's threads.
 func (c *Context) Metrics() TokenMetrics {
+	c.metrics = true
 	n := c.nTok
-	nv := c.model.VocabSize()
-	target := make([]int32, n)
-	k := 0
-	for _, r := range c.rows {
-		for i := range r {
-			target[k] = -1
-			if i+1 < len(r) {
-				target[k] = r[i+1]
-			}
-			k++
+	var de, dl *C.double
+	var dr *C.int32_t
+	if n > 0 && int(C.wcos_hooks_metrics(c.hooks, &de, &dl, &dr)) == n { // computed on the device
+		return TokenMetrics{
+			Entropy: append([]float64(nil), unsafe.Slice((*float64)(unsafe.Pointer(de)), n)...),
+			Loss:    append([]float64(nil), unsafe.Slice((*float64)(unsafe.Pointer(dl)), n)...),
+			Rank:    append([]int32(nil), unsafe.Slice((*int32)(unsafe.Pointer(dr)), n)...),
 		}
 	}
+	nv := c.model.VocabSize()
+	target := targets(c.rows, n)
 	ent, loss := C.malloc(C.size_t(8*n)), C.malloc(C.size_t(8*n))
 	rank, tgt := C.malloc(C.size_t(4*n)), C.malloc(C.size_t(4*n))
 	defer C.free(ent)
@@ -324,6 +333,35 @@ func (c *Context) Metrics() TokenMetrics {
 		Loss:    append([]float64(nil), unsafe.Slice((*float64)(loss), n)...),
 		Rank:    append([]int32(nil), unsafe.Slice((*int32)(rank), n)...),
 	}
+}
+
+// targets are the next-token targets of rows in decode order (-1 at each row's last token).
+func targets(rows [][]int32, total int) []int32 {
+	t := make([]int32, 0, max(total, 1))
+	for _, r := range rows {
+		for i := range r {
+			if i+1 < len(r) {
+				t = append(t, r[i+1])
+			} else {
+				t = append(t, -1)
+			}
+		}
+	}
+	return t
+}
+
+// tuneDevice (tests): mode 1 emulates the device path on host tensors, -1 keeps device tensors on the
+// host path, 0 leaves it; candCap and rowsPerThread (0: unchanged) size its top-k candidates.
+func (c *Context) tuneDevice(mode int, candCap int64, rowsPerThread int) {
+	C.wcos_hooks_tune_device(c.hooks, C.int(mode), C.int64_t(candCap), C.int(rowsPerThread))
+}
+
+// DeviceHooks names the device implementation the hooks used ("" for the host path).
+func (c *Context) DeviceHooks() string {
+	if p := C.wcos_hooks_device(c.hooks); p != nil {
+		return C.GoString(p)
+	}
+	return ""
 }
 
 func cInt32s(v []int) *C.int32_t {

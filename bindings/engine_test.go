@@ -89,7 +89,13 @@ type run struct {
 
 func newRun(t *testing.T, path string, rows, rowLen, ubatch int) *run {
 	t.Helper()
-	m, err := bindings.LoadModel(path, bindings.ModelOptions{})
+	return newRunOn(t, path, rows, rowLen, ubatch, 0)
+}
+
+// newRunOn is newRun with gpuLayers offloaded (the wcos_dynamic build; ignored by the static one).
+func newRunOn(t *testing.T, path string, rows, rowLen, ubatch, gpuLayers int) *run {
+	t.Helper()
+	m, err := bindings.LoadModel(path, bindings.ModelOptions{GPULayers: gpuLayers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,16 @@
+#define _GNU_SOURCE // dladdr
 #include "wcos_native.h"
 
+#include <dlfcn.h>
+#include <libgen.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "devkern.h"
+#include "wcos_dev.h"
 
 #include "ggml-backend.h"
 #include "ggml.h"
@@ -33,8 +40,28 @@ struct wcos_hooks {
     int64_t *row_id;              // [max_rows] data-set row of each token of the decode
     int32_t *row_pos;             // [max_rows] its position in the row
     float *scratch[WCOS_NKINDS];  // host copies for device tensors, [max_rows, n_ff]
+    // Per-token metrics computed in the callback from the logits node (device path only).
+    bool want_metrics;
+    int32_t *target;              // [max_rows] next-token targets of the decode
+    double *ent, *loss;           // [max_rows]
+    int32_t *rank;                // [max_rows]
+    int metrics_rows;
+    // The device path (wcos_dev.h): the table in use, its device and buffers.
+    const wcos_dev_ops *dev;
+    int dev_id;
+    bool emulate;                 // host tensors go through wcos_emu_ops (tests)
+    bool host_only;               // WCOS_DEVICE_HOOKS=0: device tensors take the host path too
+    int rows_per_thread;          // quadrant statistics: rows per device thread
+    int64_t cand_cap;             // candidate capacity (grows on demand)
+    void *db[16];                 // device buffers, see enum dbuf
+    size_t db_size[16];
+    void *stage;                  // host staging for downloads
+    size_t stage_size;
     char err[256];
 };
+
+enum dbuf { DB_IDX, DB_VAL, DB_SIGN, DB_SIGNS, DB_TMIN, DB_ROWID, DB_ROWPOS, DB_COUNT, DB_SUMLO, DB_SUMHI, DB_CAND,
+            DB_NCAND, DB_OUT, DB_TGT, DB_MET, DB_N };
 
 wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, float norm_eps) {
     wcos_hooks *h = calloc(1, sizeof *h);
@@ -44,6 +71,10 @@ wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, floa
     h->n_embd = n_embd;
     h->max_rows = max_rows;
     h->norm_eps = norm_eps;
+    h->rows_per_thread = 512;
+    const char *dh = getenv("WCOS_DEVICE_HOOKS");
+    h->host_only = dh && strcmp(dh, "0") == 0;
+    h->cand_cap = 1 << 20;
     h->layers = calloc((size_t)n_layer, sizeof *h->layers);
     if (!h->layers) {
         free(h);
@@ -63,6 +94,13 @@ void wcos_hooks_free(wcos_hooks *h) {
         free(L->abl_sign);
     }
     for (int k = 0; k < WCOS_NKINDS; k++) free(h->scratch[k]);
+    for (int i = 0; i < DB_N; i++)
+        if (h->db[i]) h->dev->release(h->db[i]);
+    free(h->stage);
+    free(h->target);
+    free(h->ent);
+    free(h->loss);
+    free(h->rank);
     free(h->scale);
     free(h->row_id);
     free(h->row_pos);
@@ -144,6 +182,7 @@ int wcos_hooks_begin(wcos_hooks *h, int n_rows) {
     if (n_rows > h->max_rows) return set_err(h, "decode of %d tokens exceeds the hook capacity %d", n_rows, h->max_rows);
     for (int l = 0; l < h->n_layer; l++) h->layers[l].rows_seen = 0;
     h->scale_rows = 0;
+    h->metrics_rows = 0;
     h->err[0] = 0;
     return 0;
 }
@@ -194,6 +233,175 @@ static float *host_view(wcos_hooks *h, struct ggml_tensor *t, int kind, bool *co
     return h->scratch[kind];
 }
 
+// --- The device path: tensors in GPU memory are worked on where they are (wcos_dev.h).
+
+static const wcos_dev_ops *cuda_table;
+static char cuda_why[512];
+
+// load_cuda opens libwcos-cuda.so ($WCOS_CUDA_HOOKS, else beside the libggml-base the process mapped,
+// where make cuda puts it with libggml-cuda.so).
+static void load_cuda(void) {
+    char path[4096];
+    const char *env = getenv("WCOS_CUDA_HOOKS");
+    Dl_info info;
+    if (env && *env) {
+        snprintf(path, sizeof path, "%s", env);
+    } else if (dladdr((void *)ggml_backend_tensor_get, &info) && info.dli_fname) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", info.dli_fname);
+        snprintf(path, sizeof path, "%s/libwcos-cuda.so", dirname(dir));
+    } else {
+        snprintf(cuda_why, sizeof cuda_why, "cannot locate libggml-base to find libwcos-cuda.so");
+        return;
+    }
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!lib) {
+        snprintf(cuda_why, sizeof cuda_why, "%s", dlerror());
+        return;
+    }
+    const wcos_dev_ops *(*get)(void) = (const wcos_dev_ops *(*)(void))dlsym(lib, "wcos_cuda_ops");
+    if (!get) {
+        snprintf(cuda_why, sizeof cuda_why, "%s has no wcos_cuda_ops", path);
+        return;
+    }
+    cuda_table = get();
+}
+
+// dev_for returns the table that works on t in place, or NULL for the host path (host tensors, or no
+// device table: then the hooks copy tensors to the host, correct but slow, and say so once).
+static const wcos_dev_ops *dev_for(wcos_hooks *h, const struct ggml_tensor *t) {
+    if (t->buffer == NULL || ggml_backend_buffer_is_host(t->buffer)) return h->emulate ? &wcos_emu_ops : NULL;
+    if (h->host_only) return NULL;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, load_cuda);
+    if (!cuda_table) {
+        static int warned;
+        if (!warned++) fprintf(stderr, "wcos: no device hooks (%s); hooked tensors are copied to the host\n", cuda_why);
+        return NULL;
+    }
+    const int d = cuda_table->device_of(t->data);
+    if (d < 0 || (h->dev && (h->dev != cuda_table || h->dev_id != d))) return NULL; // one device per context
+    h->dev = cuda_table;
+    h->dev_id = d;
+    return cuda_table;
+}
+
+// dbuf returns device buffer i with at least n bytes (contents lost when it grows).
+static void *dbuf(wcos_hooks *h, const wcos_dev_ops *ops, int i, size_t n) {
+    if (h->db[i] && h->db_size[i] >= n) return h->db[i];
+    if (h->db[i]) ops->release(h->db[i]);
+    h->db[i] = ops->alloc(h->dev_id, n);
+    h->db_size[i] = h->db[i] ? n : 0;
+    if (!h->db[i]) set_err(h, "out of device memory (%d MiB buffer)", (int)(n >> 20), 0);
+    return h->db[i];
+}
+
+// upload copies n bytes of src into device buffer i; NULL on failure.
+static void *upload(wcos_hooks *h, const wcos_dev_ops *ops, int i, const void *src, size_t n) {
+    void *d = dbuf(h, ops, i, n);
+    if (d && ops->upload(d, src, n) != 0) {
+        snprintf(h->err, sizeof h->err, "device upload: %s", ops->error());
+        return NULL;
+    }
+    return d;
+}
+
+static void *stage(wcos_hooks *h, size_t n) {
+    if (h->stage_size < n) {
+        free(h->stage);
+        h->stage = malloc(n);
+        h->stage_size = h->stage ? n : 0;
+        if (!h->stage) set_err(h, "out of memory (%d MiB staging)", (int)(n >> 20), 0);
+    }
+    return h->stage;
+}
+
+static bool dev_fail(wcos_hooks *h, const wcos_dev_ops *ops, const char *what) {
+    snprintf(h->err, sizeof h->err, "%s on %s: %s", what, ops->name, ops->error());
+    return false;
+}
+
+// stats_dev accumulates one layer's quadrant statistics on the device: the call's exact sums come back
+// as 128-bit words and the top-k as this call's per-thread lists (candidates), merged on the host.
+static bool stats_dev(wcos_hooks *h, const wcos_dev_ops *ops, int layer, const float *gate, const float *up,
+                      const float *post, int rows, int r0) {
+    wcos_stats *s = h->stats;
+    const size_t nff = (size_t)h->n_ff, nq = 4 * nff, nsum = nq * WCOS_NVARS;
+    float *tmin = stage(h, nq * sizeof(float));
+    if (!tmin) return false;
+    wcos_stats_tmin(s, layer, tmin);
+    wcos_quad_args a = {.gate = gate, .up = up, .post = post, .ld = h->n_ff, .rows = rows, .n_ff = h->n_ff,
+                        .k = wcos_stats_k(s), .rows_per_thread = h->rows_per_thread};
+    if (!(a.tmin = upload(h, ops, DB_TMIN, tmin, nq * sizeof(float))) ||
+        !(a.sign = upload(h, ops, DB_SIGNS, wcos_stats_signs(s, layer), nff)) ||
+        !(a.row_id = upload(h, ops, DB_ROWID, h->row_id + r0, sizeof(int64_t) * (size_t)rows)) ||
+        !(a.row_pos = upload(h, ops, DB_ROWPOS, h->row_pos + r0, sizeof(int32_t) * (size_t)rows)) ||
+        !(a.count = dbuf(h, ops, DB_COUNT, nq * 8)) || !(a.sum_lo = dbuf(h, ops, DB_SUMLO, nsum * 8)) ||
+        !(a.sum_hi = dbuf(h, ops, DB_SUMHI, nsum * 8)) || !(a.ncand = dbuf(h, ops, DB_NCAND, 8)))
+        return false;
+    uint64_t ncand;
+    for (;;) {
+        if (!(a.cand = dbuf(h, ops, DB_CAND, sizeof(wcos_cand) * (size_t)h->cand_cap))) return false;
+        a.cap = h->cand_cap;
+        if (ops->zero(a.count, nq * 8) || ops->zero(a.sum_lo, nsum * 8) || ops->zero(a.sum_hi, nsum * 8) ||
+            ops->zero(a.ncand, 8) || ops->quadrants(&a) || ops->download(&ncand, a.ncand, 8))
+            return dev_fail(h, ops, "quadrant statistics");
+        if (ncand <= (uint64_t)a.cap) break;
+        h->cand_cap = (int64_t)(ncand + ncand / 4); // the first batches offer most values: grow and rerun
+    }
+    uint64_t *w = stage(h, sizeof(uint64_t) * (nq + 2 * nsum) > sizeof(wcos_cand) * ncand
+                               ? sizeof(uint64_t) * (nq + 2 * nsum) : sizeof(wcos_cand) * ncand);
+    if (!w) return false;
+    if (ops->download(w, a.count, nq * 8) || ops->download(w + nq, a.sum_lo, nsum * 8) ||
+        ops->download(w + nq + nsum, a.sum_hi, nsum * 8))
+        return dev_fail(h, ops, "quadrant statistics");
+    wcos_stats_fold(s, layer, w, w + nq, w + nq + nsum);
+    if (ncand > 0) {
+        if (ops->download(w, a.cand, sizeof(wcos_cand) * ncand)) return dev_fail(h, ops, "top-k candidates");
+        wcos_stats_offer(s, layer, (const wcos_cand *)w, (int64_t)ncand, h->row_id + r0, h->row_pos + r0);
+    }
+    return true;
+}
+
+// swiglu_dev is on_swiglu for tensors in device memory: capture (before any ablation), statistics,
+// then ablation, each in place; only captured values and reductions come to the host.
+static bool swiglu_dev(wcos_hooks *h, const wcos_dev_ops *ops, wcos_layer *L, int layer, const float *gate,
+                       const float *up, float *post, int rows, int r0) {
+    const int64_t nff = h->n_ff;
+    if (L->n_cap > 0) {
+        const float *src[WCOS_NKINDS] = {gate, up, post};
+        const size_t bytes = sizeof(float) * (size_t)rows * (size_t)L->n_cap;
+        const int32_t *idx = NULL;
+        float *out = NULL;
+        if (L->cap_idx && (!(idx = upload(h, ops, DB_IDX, L->cap_idx, sizeof(int32_t) * (size_t)L->n_cap)) ||
+                           !(out = dbuf(h, ops, DB_OUT, bytes))))
+            return false;
+        for (int k = 0; k < WCOS_NKINDS; k++) {
+            float *dst = L->cap[k] + (size_t)r0 * (size_t)L->n_cap;
+            const int rc = idx ? (ops->gather(src[k], nff, rows, idx, L->n_cap, out) || ops->download(dst, out, bytes))
+                               : ops->download(dst, src[k], bytes);
+            if (rc) return dev_fail(h, ops, "capture");
+        }
+    }
+    if (h->stats) {
+        if (wcos_stats_k(h->stats) > WCOS_KMAX)
+            return set_err(h, "top-k %d exceeds the device kernels' %d", wcos_stats_k(h->stats), WCOS_KMAX), false;
+        if (!stats_dev(h, ops, layer, gate, up, post, rows, r0)) return false;
+    }
+    if (L->n_abl > 0) {
+        const size_t n = (size_t)L->n_abl;
+        const int32_t *idx;
+        const float *val;
+        const int8_t *sign;
+        if (!(idx = upload(h, ops, DB_IDX, L->abl_idx, 4 * n)) || !(val = upload(h, ops, DB_VAL, L->abl_val, 4 * n)) ||
+            !(sign = upload(h, ops, DB_SIGN, L->abl_sign, n)))
+            return false;
+        if (ops->ablate(gate, post, nff, rows, idx, val, sign, L->n_abl, h->gate_cond, h->post_cond))
+            return dev_fail(h, ops, "ablation");
+    }
+    return true;
+}
+
 static bool on_swiglu(wcos_hooks *h, struct ggml_tensor *t, int layer) {
     wcos_layer *L = &h->layers[layer];
     struct ggml_tensor *tg = t->src[0], *tu = t->src[1];
@@ -208,6 +416,12 @@ static bool on_swiglu(wcos_hooks *h, struct ggml_tensor *t, int layer) {
     if (r0 + rows > h->max_rows) {
         set_err(h, "layer %d saw more than %d rows in one decode", layer, h->max_rows);
         return false;
+    }
+    const wcos_dev_ops *ops = dev_for(h, t);
+    if (ops) {
+        if (!swiglu_dev(h, ops, L, layer, tg->data, tu->data, t->data, rows, r0)) return false;
+        L->rows_seen += rows;
+        return true;
     }
     bool cg, cu, cp;
     const float *gate = host_view(h, tg, WCOS_GATE, &cg);
@@ -266,22 +480,80 @@ static bool on_last_out(wcos_hooks *h, struct ggml_tensor *t) {
         set_err(h, "final norm saw more than %d rows in one decode", h->max_rows, 0);
         return false;
     }
-    const float *x = host_view(h, t, WCOS_POST, &copied);
-    for (int r = 0; r < rows; r++) {
-        const float *v = x + (size_t)r * (size_t)h->n_embd;
-        double mean = 0, var = 0;
-        for (int i = 0; i < h->n_embd; i++) mean += v[i];
-        mean /= h->n_embd;
-        for (int i = 0; i < h->n_embd; i++) var += (v[i] - mean) * (v[i] - mean);
-        var /= h->n_embd;
-        h->scale[h->scale_rows + r] = (float)sqrt(var + h->norm_eps);
+    const wcos_dev_ops *ops = dev_for(h, t);
+    if (ops) {
+        float *out = dbuf(h, ops, DB_OUT, sizeof(float) * (size_t)rows);
+        if (!out) return false;
+        if (ops->scale(t->data, h->n_embd, rows, h->norm_eps, out) ||
+            ops->download(h->scale + h->scale_rows, out, sizeof(float) * (size_t)rows))
+            return dev_fail(h, ops, "final norm scale");
+    } else {
+        const float *x = host_view(h, t, WCOS_POST, &copied);
+        for (int r = 0; r < rows; r++) h->scale[h->scale_rows + r] = wcos_k_scale(x, h->n_embd, r, h->norm_eps);
     }
     h->scale_rows += rows;
     return true;
 }
 
+// on_logits computes the per-token metrics where the logits are (device path only: on the host,
+// Context.Metrics reads llama.cpp's copy with its own threads).
+static bool on_logits(wcos_hooks *h, struct ggml_tensor *t) {
+    const wcos_dev_ops *ops = dev_for(h, t);
+    if (!ops) return true;
+    const int rows = (int)t->ne[1];
+    if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t) || h->metrics_rows + rows > h->max_rows) {
+        set_err(h, "unexpected logits layout (%d rows after %d)", rows, h->metrics_rows);
+        return false;
+    }
+    const size_t n = (size_t)rows;
+    const int32_t *tgt = upload(h, ops, DB_TGT, h->target + h->metrics_rows, 4 * n);
+    char *out = dbuf(h, ops, DB_MET, 20 * n); // entropy, loss (float64), rank (int32)
+    if (!tgt || !out) return false;
+    const int m = h->metrics_rows;
+    if (ops->metrics(t->data, t->ne[0], rows, tgt, (double *)out, (double *)(out + 8 * n), (int32_t *)(out + 16 * n)) ||
+        ops->download(h->ent + m, out, 8 * n) || ops->download(h->loss + m, out + 8 * n, 8 * n) ||
+        ops->download(h->rank + m, out + 16 * n, 4 * n))
+        return dev_fail(h, ops, "token metrics");
+    h->metrics_rows += rows;
+    return true;
+}
+
+int wcos_hooks_targets(wcos_hooks *h, const int32_t *target, int n) {
+    if (n > h->max_rows) return set_err(h, "%d targets exceed the hook capacity %d", n, h->max_rows);
+    if (!h->target) {
+        h->target = malloc(sizeof(int32_t) * (size_t)h->max_rows);
+        h->ent = malloc(sizeof(double) * (size_t)h->max_rows);
+        h->loss = malloc(sizeof(double) * (size_t)h->max_rows);
+        h->rank = malloc(sizeof(int32_t) * (size_t)h->max_rows);
+        if (!h->target || !h->ent || !h->loss || !h->rank) return set_err(h, "out of memory for metrics", 0, 0);
+    }
+    memcpy(h->target, target, sizeof(int32_t) * (size_t)n);
+    h->want_metrics = true;
+    return 0;
+}
+
+int wcos_hooks_metrics(const wcos_hooks *h, const double **entropy, const double **loss, const int32_t **rank) {
+    *entropy = h->ent;
+    *loss = h->loss;
+    *rank = h->rank;
+    return h->metrics_rows;
+}
+
+void wcos_hooks_tune_device(wcos_hooks *h, int mode, int64_t cand_cap, int rows_per_thread) {
+    if (mode > 0) {
+        h->emulate = true;
+        h->dev = &wcos_emu_ops;
+    }
+    if (mode < 0) h->host_only = true;
+    if (cand_cap > 0) h->cand_cap = cand_cap;
+    if (rows_per_thread > 0) h->rows_per_thread = rows_per_thread;
+}
+
+const char *wcos_hooks_device(const wcos_hooks *h) { return h->dev ? h->dev->name : NULL; }
+
 bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
     wcos_hooks *h = user_data;
+    if (h->want_metrics && strcmp(t->name, "result_output") == 0) return ask ? true : on_logits(h, t);
     int layer = parse_node(t->name, "ffn_swiglu");
     if (layer >= 0 && layer < h->n_layer) {
         if (ask) return layer_active(h, &h->layers[layer]);

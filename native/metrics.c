@@ -10,55 +10,16 @@
 #include <math.h>
 #include <string.h>
 
+#include "devkern.h"
 #include "wcos_native.h"
 
-// exp(x) for x <= 0 (Cephes expf): x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
-// reduction), exp(r) by a degree-7 polynomial, then scaled by 2^n through the exponent bits.
-static inline float wcos_expf(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    // Round x·log2(e) to the nearest integer n with the 1.5·2^23 trick: its low mantissa bits are n.
-    float m = x * 1.4426950408889634f + 12582912.0f;
-    int32_t mi;
-    memcpy(&mi, &m, sizeof mi);
-    const int32_t ni = mi - 0x4B400000;
-    const float n = m - 12582912.0f;
-    const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const int32_t bits = (ni + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
+// wcos_expf (exp(x) for x <= 0, Cephes expf: x = n·ln2 + r with |r| <= ln2/2, ln2 split in two for an
+// exact reduction, exp(r) by a degree-7 polynomial, scaled by 2^n through the exponent bits) and
+// wcos_logf (y = m·2^e, log m = 2·atanh((m-1)/(m+1))) live in devkern.h, shared with the device metrics.
 
-// log(y) for normal y > 0: y = m·2^e with m in [sqrt(1/2), sqrt(2)), log m = 2·atanh(s), s = (m-1)/(m+1).
-static inline float wcos_logf(float y) {
-    int32_t bits;
-    memcpy(&bits, &y, sizeof bits);
-    int32_t e = ((bits >> 23) & 0xff) - 127;
-    int32_t mb = (bits & 0x007fffff) | 0x3f800000;
-    float m;
-    memcpy(&m, &mb, sizeof m);
-    const int big = m > 1.41421356f;
-    m = big ? m * 0.5f : m;
-    e += big;
-    const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
-    float p = 1.0f / 9.0f;
-    p = p * s2 + 1.0f / 7.0f;
-    p = p * s2 + 1.0f / 5.0f;
-    p = p * s2 + 1.0f / 3.0f;
-    p = p * s2 + 1.0f;
-    return 2.0f * s * p + (float)e * 0.69314718f;
-}
-
-// Sums run in WCOS_LANES independent float64 lanes: gcc does not vectorise a floating-point
+// Sums run in WCOS_LANES (devkern.h) independent float64 lanes: gcc does not vectorise a floating-point
 // reduction without -ffast-math, but it does vectorise lane-wise accumulation.
-enum { WCOS_BLOCK = 512, WCOS_LANES = 8 };
+enum { WCOS_BLOCK = 512 };
 
 static double lane_sum(const double *acc) {
     double s = 0;

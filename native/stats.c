@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wcos_dev.h"
 #include "wcos_native.h"
 
 #define WCOS_FIX_SCALE 1099511627776.0 /* 2^40 */
@@ -245,4 +246,65 @@ void wcos_stats_means(const wcos_stats *s, double *out) {
                 o[i] = cn ? (double)((long double)sq[i] / WCOS_FIX_SCALE / (long double)cn) : NAN;
             }
         }
+}
+
+// --- The device path (wcos_dev.h): hooks.c folds a call's exact sums and top-k candidates in here.
+
+int wcos_stats_k(const wcos_stats *s) { return s->k; }
+
+const int8_t *wcos_stats_signs(const wcos_stats *s, int layer) { return s->sign + (size_t)layer * (size_t)s->n_ff; }
+
+void wcos_stats_fold(wcos_stats *s, int layer, const uint64_t *count, const uint64_t *sum_lo, const uint64_t *sum_hi) {
+    const size_t nq = 4 * (size_t)s->n_ff;
+    int64_t *c = s->count + (size_t)layer * nq;
+    __int128 *sum = s->sum + (size_t)layer * nq * WCOS_NVARS;
+    for (size_t i = 0; i < nq; i++) c[i] += (int64_t)count[i];
+    for (size_t i = 0; i < nq * WCOS_NVARS; i++) sum[i] += (__int128)(((unsigned __int128)sum_hi[i] << 64) | sum_lo[i]);
+}
+
+void wcos_stats_tmin(const wcos_stats *s, int layer, float *tmin) {
+    const size_t nq = 4 * (size_t)s->n_ff, slot0 = (size_t)layer * nq;
+    for (size_t i = 0; i < nq; i++) tmin[i] = s->top_n[slot0 + i] < s->k ? -1.0f : s->top_min[slot0 + i];
+}
+
+typedef struct {
+    wcos_stats *s;
+    int layer, lo, hi; // slots (quadrant·n_ff + neuron) this job owns
+    const wcos_cand *c;
+    int64_t n;
+    const int64_t *row_id;
+    const int32_t *row_pos;
+} offer_job;
+
+static void *offer_range(void *arg) {
+    const offer_job *j = arg;
+    const size_t slot0 = (size_t)j->layer * 4 * (size_t)j->s->n_ff;
+    for (int64_t i = 0; i < j->n; i++) {
+        const wcos_cand *c = &j->c[i];
+        if (c->slot < j->lo || c->slot >= j->hi) continue;
+        top_insert(j->s, slot0 + (size_t)c->slot, c->v, j->row_id[c->r], j->row_pos[c->r]);
+    }
+    return NULL;
+}
+
+// wcos_stats_offer inserts candidates of one layer into the top-k lists; threads own slot ranges, and
+// the order is total, so the lists do not depend on the candidates' order or the thread count.
+void wcos_stats_offer(wcos_stats *s, int layer, const wcos_cand *c, int64_t n, const int64_t *row_id,
+                      const int32_t *row_pos) {
+    enum { MAX_THREADS = 64 };
+    int t = s->threads < MAX_THREADS ? s->threads : MAX_THREADS;
+    if (n < 65536) t = 1;
+    const int nq = 4 * s->n_ff;
+    offer_job jobs[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    for (int i = 0; i < t; i++)
+        jobs[i] = (offer_job){s, layer, (int)((int64_t)nq * i / t), (int)((int64_t)nq * (i + 1) / t), c, n, row_id, row_pos};
+    int started = 0;
+    for (int i = 1; i < t; i++) {
+        if (pthread_create(&tid[i], NULL, offer_range, &jobs[i]) != 0) break;
+        started = i;
+    }
+    offer_range(&jobs[0]);
+    for (int i = started + 1; i < t; i++) offer_range(&jobs[i]);
+    for (int i = 1; i <= started; i++) pthread_join(tid[i], NULL);
 }

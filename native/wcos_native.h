@@ -41,6 +41,18 @@ int wcos_hooks_rows_seen(const wcos_hooks *h, int layer);
 // The last error message, or NULL.
 const char *wcos_hooks_error(const wcos_hooks *h);
 
+// Next-token targets of the coming decode (n entries, -1: none). Once given, the hooks compute the
+// per-token metrics in the callback wherever the logits are in device memory; wcos_hooks_metrics then
+// returns the rows done (else 0: compute from llama.cpp's logits) and points at the results.
+int wcos_hooks_targets(wcos_hooks *h, const int32_t *target, int n);
+int wcos_hooks_metrics(const wcos_hooks *h, const double **entropy, const double **loss, const int32_t **rank);
+// Tests: mode 1 sends host tensors through the device path's host emulation (wcos_dev.h), -1 keeps
+// device tensors on the host path (copies, as WCOS_DEVICE_HOOKS=0 in the environment does), 0 leaves
+// it; cand_cap and rows_per_thread (0: unchanged) size the device path's top-k candidates.
+void wcos_hooks_tune_device(wcos_hooks *h, int mode, int64_t cand_cap, int rows_per_thread);
+// The device implementation in use ("CUDA", "host emulation"), or NULL for the host path.
+const char *wcos_hooks_device(const wcos_hooks *h);
+
 // The eval callback: pass with the wcos_hooks pointer as user data.
 bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data);
 

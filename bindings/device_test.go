@@ -1,0 +1,171 @@
+package bindings_test
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/wcos-dev/wcos/bindings"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/testmodels"
+)
+
+// TestDeviceEmulationMatchesHost runs the device path of the hooks (wcos_dev.h) through its host
+// emulation — the kernel bodies the CUDA kernels run, the device buffers, the fixed-point folding and
+// the top-k candidates — and requires the host path's results: logits after ablation, captures,
+// scales and statistics bit for bit, per-token metrics within 1e-12 (their sums are ordered alike;
+// only the compiler's vectorisation differs), over two decodes and with rows split over ubatches.
+func TestDeviceEmulationMatchesHost(t *testing.T) {
+	compareHookPaths(t, 0, func(base, dev *run, tc hookCase) { bindings.TuneDevice(dev.ctx, 1, tc.candCap, tc.rpt) },
+		"host emulation", 0, 1e-12)
+}
+
+type hookCase struct {
+	name    string
+	ubatch  int
+	spec    hooks.Spec
+	stats   bool
+	candCap int64 // small: the candidate buffer must grow
+	rpt     int   // rows per device thread
+}
+
+// compareHookPaths runs every hookCase on two fresh tiny-olmo contexts with gpuLayers offloaded, set
+// up by setup (base: the host path; dev: the device path), and compares logits, captures and scales (within tol; 0: bit for bit),
+// metrics (relative tolMetric) and statistics (exact when tol is 0, else their means within 1e-4);
+// dev must report device hooks named want.
+func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc hookCase), want string, tol, tolMetric float64) {
+	ref := loadReference(t, "tiny-olmo-reference.safetensors")
+	path := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	L := len(ref.tokens[0])
+	probe := newRun(t, path, 1, L, 0)
+	nl, nff := probe.m.NLayer(), probe.m.NFF()
+	var abl []hooks.Neuron
+	var signs []int8
+	var vals []float32
+	for l := nl / 2; l < nl; l++ {
+		for n := l % 7; n < nff; n += 7 {
+			abl = append(abl, hooks.Neuron{Layer: l, Index: n})
+			signs = append(signs, int8(1-2*(n%2)))
+			vals = append(vals, float32(n%5)*0.25-0.5)
+		}
+	}
+	statSigns := make([][]int8, nl)
+	for l := range statSigns {
+		statSigns[l] = signsFromModel(t, path, l)
+	}
+	cases := []hookCase{
+		{name: "capture+scale", spec: hooks.Spec{Capture: hooks.Capture{1: {0, 5, nff - 1}, 4: nil}, Scale: true}},
+		{name: "capture/ubatch=24", ubatch: 24, spec: hooks.Spec{Capture: hooks.Capture{0: {3, 2, 1}, 7: nil}, Scale: true}},
+		{name: "zero ablation gate-post+", spec: hooks.Spec{Capture: hooks.Capture{nl - 1: nil},
+			Ablation: &hooks.Ablation{Neurons: abl, Signs: signs, Gate: -1, Post: 1}}},
+		{name: "value ablation gate+/ubatch=24", ubatch: 24, spec: hooks.Spec{
+			Ablation: &hooks.Ablation{Neurons: abl, Values: vals, Signs: signs, Gate: 1}}},
+		{name: "stats", stats: true, candCap: 1000, rpt: 16},
+		{name: "stats+ablation/ubatch=24", ubatch: 24, stats: true, rpt: 7, spec: hooks.Spec{
+			Ablation: &hooks.Ablation{Neurons: abl, Signs: signs, Post: -1}}},
+	}
+	same := func(a, b []float32) bool {
+		if tol == 0 {
+			return len(a) == len(b) && fmt.Sprint(a) == fmt.Sprint(b)
+		}
+		return len(a) == len(b) && maxAbsDiff(a, b) <= tol
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := newRunOn(t, path, 2, L, tc.ubatch, gpuLayers)
+			dev := newRunOn(t, path, 2, L, tc.ubatch, gpuLayers)
+			setup(base, dev, tc)
+			var sts [2]*bindings.Stats
+			if tc.stats {
+				for i, r := range []*run{base, dev} {
+					st, err := bindings.NewStats(nl, nff, 16)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer st.Close()
+					for l := 0; l < nl; l++ {
+						if err := st.SetSigns(l, statSigns[l]); err != nil {
+							t.Fatal(err)
+						}
+					}
+					r.ctx.AttachStats(st)
+					sts[i] = st
+				}
+			}
+			for d, rows := range [][][]int32{ref.tokens[:2], ref.tokens[2:4]} {
+				ids := []int64{int64(2 * d), int64(2*d + 1)}
+				base.ctx.SetRowIDs(ids)
+				dev.ctx.SetRowIDs(ids)
+				base.decode(t, tc.spec, rows)
+				dev.decode(t, tc.spec, rows)
+				at := fmt.Sprintf("decode %d", d)
+				nTok := 2 * L
+				for i := 0; i < nTok; i++ {
+					if a, b := base.ctx.Logits(i), dev.ctx.Logits(i); !same(a, b) {
+						t.Fatalf("%s: logits of token %d differ (max %.3g)", at, i, maxAbsDiff(a, b))
+					}
+				}
+				for l, idx := range tc.spec.Capture {
+					n := len(idx)
+					if idx == nil {
+						n = nff
+					}
+					for _, k := range []bindings.Kind{bindings.Gate, bindings.Up, bindings.Post} {
+						a, b := base.ctx.Captured(l, k, n), dev.ctx.Captured(l, k, n)
+						if len(a) != nTok*n || !same(a, b) {
+							t.Fatalf("%s: capture layer %d kind %d differs (len %d/%d, max %.3g)", at, l, k, len(a), len(b), maxAbsDiff(a, b))
+						}
+					}
+				}
+				if tc.spec.Scale && !same(base.ctx.Scales(), dev.ctx.Scales()) {
+					t.Fatalf("%s: scales differ", at)
+				}
+				bm, dm := base.met, dev.met
+				for i := range bm.Entropy {
+					if e := math.Abs(bm.Entropy[i] - dm.Entropy[i]); e > tolMetric*math.Max(1, bm.Entropy[i]) {
+						t.Fatalf("%s: token %d entropy %v vs %v", at, i, bm.Entropy[i], dm.Entropy[i])
+					}
+					if e := math.Abs(bm.Loss[i] - dm.Loss[i]); e > tolMetric*math.Max(1, bm.Loss[i]) || (tol == 0 && bm.Rank[i] != dm.Rank[i]) {
+						t.Fatalf("%s: token %d loss/rank %v/%d vs %v/%d", at, i, bm.Loss[i], bm.Rank[i], dm.Loss[i], dm.Rank[i])
+					}
+				}
+			}
+			if got := dev.ctx.DeviceHooks(); got != want {
+				t.Errorf("device hooks %q, want %q", got, want)
+			}
+			if got := base.ctx.DeviceHooks(); got != "" {
+				t.Errorf("the host-path context reports device hooks %q", got)
+			}
+			if !tc.stats {
+				return
+			}
+			a, b := sts[0].Export(), sts[1].Export()
+			full := 0
+			for _, n := range a.TopN {
+				if n == 16 {
+					full++
+				}
+			}
+			if full == 0 {
+				t.Fatal("no top-k list filled: the candidate path was not exercised")
+			}
+			if tol == 0 {
+				if fmt.Sprint(a) != fmt.Sprint(b) {
+					t.Fatal("statistics differ")
+				}
+				return
+			}
+			am, bm := sts[0].Means(), sts[1].Means()
+			var worst float64
+			for i := range am {
+				if !math.IsNaN(am[i]) && !math.IsNaN(bm[i]) {
+					worst = math.Max(worst, math.Abs(am[i]-bm[i]))
+				}
+			}
+			t.Logf("statistics: means max diff %.3g", worst)
+			if worst > 1e-4 {
+				t.Errorf("statistics means differ by %.3g", worst)
+			}
+		})
+	}
+}
