@@ -96,7 +96,7 @@ void wcos_hooks_free(wcos_hooks *h) {
     for (int k = 0; k < WCOS_NKINDS; k++) free(h->scratch[k]);
     for (int i = 0; i < DB_N; i++)
         if (h->db[i]) h->dev->release(h->db[i]);
-    free(h->stage);
+    if (h->stage) h->dev->host_release(h->stage);
     free(h->target);
     free(h->ent);
     free(h->loss);
@@ -306,10 +306,11 @@ static void *upload(wcos_hooks *h, const wcos_dev_ops *ops, int i, const void *s
     return d;
 }
 
-static void *stage(wcos_hooks *h, size_t n) {
+// stage returns the host staging buffer (downloads of sums and candidates) with at least n bytes.
+static void *stage(wcos_hooks *h, const wcos_dev_ops *ops, size_t n) {
     if (h->stage_size < n) {
-        free(h->stage);
-        h->stage = malloc(n);
+        if (h->stage) ops->host_release(h->stage);
+        h->stage = ops->host_alloc(n);
         h->stage_size = h->stage ? n : 0;
         if (!h->stage) set_err(h, "out of memory (%d MiB staging)", (int)(n >> 20), 0);
     }
@@ -327,7 +328,7 @@ static bool stats_dev(wcos_hooks *h, const wcos_dev_ops *ops, int layer, const f
                       const float *post, int rows, int r0) {
     wcos_stats *s = h->stats;
     const size_t nff = (size_t)h->n_ff, nq = 4 * nff, nsum = nq * WCOS_NVARS;
-    float *tmin = stage(h, nq * sizeof(float));
+    float *tmin = stage(h, ops, nq * sizeof(float));
     if (!tmin) return false;
     wcos_stats_tmin(s, layer, tmin);
     wcos_quad_args a = {.gate = gate, .up = up, .post = post, .ld = h->n_ff, .rows = rows, .n_ff = h->n_ff,
@@ -349,7 +350,7 @@ static bool stats_dev(wcos_hooks *h, const wcos_dev_ops *ops, int layer, const f
         if (ncand <= (uint64_t)a.cap) break;
         h->cand_cap = (int64_t)(ncand + ncand / 4); // the first batches offer most values: grow and rerun
     }
-    uint64_t *w = stage(h, sizeof(uint64_t) * (nq + 2 * nsum) > sizeof(wcos_cand) * ncand
+    uint64_t *w = stage(h, ops, sizeof(uint64_t) * (nq + 2 * nsum) > sizeof(wcos_cand) * ncand
                                ? sizeof(uint64_t) * (nq + 2 * nsum) : sizeof(wcos_cand) * ncand);
     if (!w) return false;
     if (ops->download(w, a.count, nq * 8) || ops->download(w + nq, a.sum_lo, nsum * 8) ||

@@ -132,6 +132,18 @@ void *alloc(int device, size_t n) {
 
 void release(void *p) { cudaFree(p); }
 
+void *host_alloc(size_t n) {
+    void *p = nullptr;
+    cudaError_t e = cudaMallocHost(&p, n ? n : 1);
+    if (e != cudaSuccess) {
+        fail("cudaMallocHost", e);
+        return nullptr;
+    }
+    return p;
+}
+
+void host_release(void *p) { cudaFreeHost(p); }
+
 int copy(void *dst, const void *src, size_t n, cudaMemcpyKind kind) {
     cudaError_t e = cudaMemcpyAsync(dst, src, n, kind, stream());
     if (e != cudaSuccess) return fail("cudaMemcpy", e);
@@ -184,7 +196,8 @@ int metrics(const float *logits, int64_t n_vocab, int rows, const int32_t *targe
 const char *error() { return last_error; }
 
 const wcos_dev_ops table = {
-    "CUDA", device_of, alloc, release, upload, download, zero, ablate, gather, quadrants, scale, metrics, error,
+    "CUDA", device_of, alloc, release, host_alloc, host_release, upload, download, zero, ablate, gather, quadrants, scale,
+    metrics, error,
 };
 
 }  // namespace
