@@ -53,16 +53,17 @@ func BenchmarkForward(b *testing.B) {
 				}
 			}
 			modes := []struct {
-				name           string
-				spec           hooks.Spec
-				metrics, stats bool
+				name                   string
+				spec                   hooks.Spec
+				metrics, stats, perRow bool
 			}{
-				{"plain", hooks.Spec{}, false, false},
-				{"metrics", hooks.Spec{Scale: true}, true, false},
-				{"capture-all", hooks.Spec{Capture: all}, false, false},
-				{"ablate-gate-post+", hooks.Spec{Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, false, false},
-				{"ablate+metrics", hooks.Spec{Scale: true, Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, true, false},
-				{"quadrant-stats", hooks.Spec{}, false, true},
+				{"plain", hooks.Spec{}, false, false, false},
+				{"metrics", hooks.Spec{Scale: true}, true, false, false},
+				{"metrics-per-row", hooks.Spec{Scale: true}, true, false, true}, // what entropy runs on a CPU
+				{"capture-all", hooks.Spec{Capture: all}, false, false, false},
+				{"ablate-gate-post+", hooks.Spec{Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, false, false, false},
+				{"ablate+metrics", hooks.Spec{Scale: true, Ablation: &hooks.Ablation{Neurons: abl, Gate: -1, Post: 1}}, true, false, false},
+				{"quadrant-stats", hooks.Spec{}, false, true, false},
 			}
 			st, err := bindings.NewStats(nl, nff, 16)
 			if err != nil {
@@ -70,11 +71,21 @@ func BenchmarkForward(b *testing.B) {
 			}
 			defer st.Close()
 			for _, exact := range []bool{false, true} {
-				ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: size.rows * size.length, MaxRows: size.rows, Exact: exact})
+				opt := bindings.ContextOptions{MaxTokens: size.rows * size.length, MaxRows: size.rows, Exact: exact}
+				ctx, err := m.NewContext(opt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				opt.PerRow, opt.Metrics = true, true
+				rowCtx, err := m.NewContext(opt)
 				if err != nil {
 					b.Fatal(err)
 				}
 				for _, mode := range modes {
+					ctx := ctx
+					if mode.perRow {
+						ctx = rowCtx
+					}
 					b.Run(fmt.Sprintf("%s/%dx%d/exact=%v/%s", name, size.rows, size.length, exact, mode.name), func(b *testing.B) {
 						if err := ctx.SetHooks(mode.spec); err != nil {
 							b.Fatal(err)
@@ -95,6 +106,7 @@ func BenchmarkForward(b *testing.B) {
 					})
 				}
 				ctx.Close()
+				rowCtx.Close()
 			}
 		}
 	}

@@ -6,8 +6,10 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -27,6 +29,12 @@ type ContextOptions struct {
 	// Exact disables flash attention and keeps the KV cache in F32: the setting that matches Hugging
 	// Face within 1e-3 (engine.md §11). Off, llama.cpp's faster defaults are used.
 	Exact bool
+	// PerRow decodes the rows of a Decode one after the other: on the CPU attention over one KV stream
+	// shared by all rows costs 20-35 % more at 4×1024 tokens (tiny-olmo). Logits then hold the last row.
+	PerRow bool
+	// Metrics: every Decode computes the per-token metrics (read with Metrics), on the device where
+	// the logits are in GPU memory.
+	Metrics bool
 }
 
 // Context is a llama.cpp context with wcos's native hooks attached to its eval callback.
@@ -43,6 +51,8 @@ type Context struct {
 	// metrics: Metrics has been called, so later decodes hand the targets to the hooks, which compute
 	// the metrics where the logits are when that is device memory (wcos_dev.h).
 	metrics bool
+	met     TokenMetrics // a PerRow decode's metrics, computed part by part on the host
+	metN    int          // tokens of met done
 }
 
 // NewContext creates a context for decoding up to opt.MaxRows sequences of opt.MaxTokens tokens in all.
@@ -179,60 +189,68 @@ func (c *Context) SetHooks(spec hooks.Spec) error {
 }
 
 // Decode runs one forward pass over rows (each an independent sequence starting at position 0),
-// requesting logits at every token. Earlier context state is cleared first.
+// requesting logits at every token. Earlier context state is cleared first. With PerRow the rows are
+// decoded one after the other; the hooks and Metrics see them in order, as one decode.
 func (c *Context) Decode(rows [][]int32) error {
 	total := 0
-	for _, r := range rows {
+	nv := int32(c.model.VocabSize())
+	for s, r := range rows {
 		if len(r) == 0 {
 			return errors.New("decode: empty row")
+		}
+		for i, t := range r {
+			if t < 0 || t >= nv {
+				return fmt.Errorf("decode: row %d position %d: token id %d outside the vocabulary [0,%d)", s, i, t, nv)
+			}
 		}
 		total += len(r)
 	}
 	if len(rows) > c.opt.MaxRows || total > c.opt.MaxTokens {
 		return fmt.Errorf("decode: %d rows of %d tokens exceed the context (%d rows, %d tokens)", len(rows), total, c.opt.MaxRows, c.opt.MaxTokens)
 	}
-	nv := int32(c.model.VocabSize())
-	b := &c.batch
-	tok := unsafe.Slice(b.token, total)
-	pos := unsafe.Slice(b.pos, total)
-	nseq := unsafe.Slice(b.n_seq_id, total)
-	seq := unsafe.Slice(b.seq_id, total)
-	out := unsafe.Slice(b.logits, total)
-	k := 0
-	for s, r := range rows {
-		for i, t := range r {
-			if t < 0 || t >= nv {
-				return fmt.Errorf("decode: row %d position %d: token id %d outside the vocabulary [0,%d)", s, i, t, nv)
-			}
-			tok[k] = C.llama_token(t)
-			pos[k] = C.llama_pos(i)
-			nseq[k] = 1
-			*seq[k] = C.llama_seq_id(s)
-			out[k] = 1 // every token: the metrics need them, and the last layer only sees output rows
-			k++
-		}
-	}
-	b.n_tokens = C.int32_t(total)
-	C.llama_memory_clear(C.llama_get_memory(c.ctx), true)
 	if C.wcos_hooks_begin(c.hooks, C.int(total)) != 0 {
 		return c.hookErr("decode")
 	}
-	if c.metrics {
-		tg := targets(rows, total)
-		if C.wcos_hooks_targets(c.hooks, (*C.int32_t)(unsafe.Pointer(&tg[0])), C.int(total)) != 0 {
-			return c.hookErr("decode")
-		}
+	tg := targets(rows, total)
+	want := c.metrics || c.opt.Metrics
+	if want && C.wcos_hooks_targets(c.hooks, (*C.int32_t)(unsafe.Pointer(&tg[0])), C.int(total)) != 0 {
+		return c.hookErr("decode")
 	}
 	if c.stats != nil {
 		if err := c.setPositions(rows, total); err != nil {
 			return err
 		}
 	}
-	if rc := C.llama_decode(c.ctx, *b); rc != 0 {
-		if msg := C.wcos_hooks_error(c.hooks); msg != nil {
-			return fmt.Errorf("decode: hook: %s", C.GoString(msg))
+	c.nTok, c.rows, c.metN = 0, nil, 0
+	groups := [][][]int32{rows}
+	if c.opt.PerRow {
+		groups = make([][][]int32, len(rows))
+		for i := range rows {
+			groups[i] = rows[i : i+1]
 		}
-		return fmt.Errorf("decode: llama_decode returned %d", int(rc))
+	}
+	if want {
+		c.met = TokenMetrics{Entropy: make([]float64, total), Loss: make([]float64, total), Rank: make([]int32, total)}
+	}
+	off := 0
+	for _, g := range groups {
+		n := c.fillBatch(g)
+		C.llama_memory_clear(C.llama_get_memory(c.ctx), true)
+		if rc := C.llama_decode(c.ctx, c.batch); rc != 0 {
+			if msg := C.wcos_hooks_error(c.hooks); msg != nil {
+				return fmt.Errorf("decode: hook: %s", C.GoString(msg))
+			}
+			return fmt.Errorf("decode: llama_decode returned %d", int(rc))
+		}
+		// Metrics are wanted and were not computed on the device: take them from this part's logits
+		// before the next part replaces them.
+		var de, dl *C.double
+		var dr *C.int32_t
+		if want && len(groups) > 1 && int(C.wcos_hooks_metrics(c.hooks, &de, &dl, &dr)) < off+n {
+			c.hostMetrics(tg[off:off+n], off, &c.met)
+			c.metN = off + n
+		}
+		off += n
 	}
 	for l := 0; l < c.model.NLayer(); l++ {
 		if seen := int(C.wcos_hooks_rows_seen(c.hooks, C.int(l))); seen != 0 && seen != total {
@@ -244,12 +262,44 @@ func (c *Context) Decode(rows [][]int32) error {
 	return nil
 }
 
-// Logits copies the logits of token i (in decode order) of the last decode.
+// fillBatch puts rows into the batch (sequence s for rows[s]) and returns their tokens.
+func (c *Context) fillBatch(rows [][]int32) int {
+	total := 0
+	for _, r := range rows {
+		total += len(r)
+	}
+	b := &c.batch
+	tok := unsafe.Slice(b.token, total)
+	pos := unsafe.Slice(b.pos, total)
+	nseq := unsafe.Slice(b.n_seq_id, total)
+	seq := unsafe.Slice(b.seq_id, total)
+	out := unsafe.Slice(b.logits, total)
+	k := 0
+	for s, r := range rows {
+		for i, t := range r {
+			tok[k] = C.llama_token(t)
+			pos[k] = C.llama_pos(i)
+			nseq[k] = 1
+			*seq[k] = C.llama_seq_id(s)
+			out[k] = 1 // every token: the metrics need them, and the last layer only sees output rows
+			k++
+		}
+	}
+	b.n_tokens = C.int32_t(total)
+	return total
+}
+
+// Logits copies the logits of token i (in decode order) of the last decode; with PerRow only the last
+// row's are kept (nil for the others).
 func (c *Context) Logits(i int) []float32 {
-	if i < 0 || i >= c.nTok {
+	lo := 0 // the first token of the last llama_decode
+	if c.opt.PerRow && len(c.rows) > 0 {
+		lo = c.nTok - len(c.rows[len(c.rows)-1])
+	}
+	if i < lo || i >= c.nTok {
 		return nil
 	}
-	p := C.llama_get_logits_ith(c.ctx, C.int32_t(i))
+	p := C.llama_get_logits_ith(c.ctx, C.int32_t(i-lo))
 	if p == nil {
 		return nil
 	}
@@ -290,8 +340,11 @@ type TokenMetrics struct {
 	Rank    []int32
 }
 
-// Metrics computes entropy, loss and rank of every token of the last decode from its logits, in C and
-// in float64, splitting the tokens over the context's threads.
+// Metrics returns entropy, loss and rank of every token of the last decode, computed in C in float64:
+// on the device where the logits are in GPU memory and the hooks were given the targets (from the
+// decode after the first call of Metrics, or every decode with ContextOptions.Metrics), else from
+// llama.cpp's logits with the context's threads. With PerRow but without the Metrics option only the
+// last row's logits are left: earlier rows' metrics are NaN (rank -1).
 func (c *Context) Metrics() TokenMetrics {
 	c.metrics = true
 	n := c.nTok
@@ -304,16 +357,28 @@ func (c *Context) Metrics() TokenMetrics {
 			Rank:    append([]int32(nil), unsafe.Slice((*int32)(unsafe.Pointer(dr)), n)...),
 		}
 	}
-	nv := c.model.VocabSize()
-	target := targets(c.rows, n)
-	ent, loss := C.malloc(C.size_t(8*n)), C.malloc(C.size_t(8*n))
-	rank, tgt := C.malloc(C.size_t(4*n)), C.malloc(C.size_t(4*n))
-	defer C.free(ent)
-	defer C.free(loss)
-	defer C.free(rank)
-	defer C.free(tgt)
-	copy(unsafe.Slice((*int32)(tgt), n), target)
-	logits := (*C.float)(unsafe.Pointer(C.llama_get_logits(c.ctx)))
+	if n > 0 && c.metN == n { // computed part by part during a PerRow decode
+		return TokenMetrics{Entropy: slices.Clone(c.met.Entropy), Loss: slices.Clone(c.met.Loss), Rank: slices.Clone(c.met.Rank)}
+	}
+	m := TokenMetrics{Entropy: make([]float64, n), Loss: make([]float64, n), Rank: make([]int32, n)}
+	last := n // the tokens of the last llama_decode
+	if c.opt.PerRow && len(c.rows) > 0 {
+		last = len(c.rows[len(c.rows)-1])
+	}
+	for i := 0; i < n-last; i++ {
+		m.Entropy[i], m.Loss[i], m.Rank[i] = math.NaN(), math.NaN(), -1
+	}
+	if n > 0 {
+		c.hostMetrics(targets(c.rows, n)[n-last:], n-last, &m)
+	}
+	return m
+}
+
+// hostMetrics computes the metrics of the last llama_decode's len(tg) tokens from llama.cpp's logits
+// into dst at offset off, splitting the tokens over the context's threads.
+func (c *Context) hostMetrics(tg []int32, off int, dst *TokenMetrics) {
+	n, nv := len(tg), c.model.VocabSize()
+	logits := unsafe.Pointer(C.llama_get_logits(c.ctx))
 	workers := min(c.opt.Threads, n)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -321,18 +386,12 @@ func (c *Context) Metrics() TokenMetrics {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			C.wcos_token_metrics(
-				(*C.float)(unsafe.Add(unsafe.Pointer(logits), 4*lo*nv)), C.int64_t(nv), C.int64_t(hi-lo),
-				(*C.int32_t)(unsafe.Add(tgt, 4*lo)),
-				(*C.double)(unsafe.Add(ent, 8*lo)), (*C.double)(unsafe.Add(loss, 8*lo)), (*C.int32_t)(unsafe.Add(rank, 4*lo)))
+			C.wcos_token_metrics((*C.float)(unsafe.Add(logits, 4*lo*nv)), C.int64_t(nv), C.int64_t(hi-lo),
+				(*C.int32_t)(unsafe.Pointer(&tg[lo])), (*C.double)(unsafe.Pointer(&dst.Entropy[off+lo])),
+				(*C.double)(unsafe.Pointer(&dst.Loss[off+lo])), (*C.int32_t)(unsafe.Pointer(&dst.Rank[off+lo])))
 		}()
 	}
 	wg.Wait()
-	return TokenMetrics{
-		Entropy: append([]float64(nil), unsafe.Slice((*float64)(ent), n)...),
-		Loss:    append([]float64(nil), unsafe.Slice((*float64)(loss), n)...),
-		Rank:    append([]int32(nil), unsafe.Slice((*int32)(rank), n)...),
-	}
 }
 
 // targets are the next-token targets of rows in decode order (-1 at each row's last token).

@@ -27,6 +27,7 @@ type hookCase struct {
 	stats   bool
 	candCap int64 // small: the candidate buffer must grow
 	rpt     int   // rows per device thread
+	perRow  bool  // both contexts decode row by row (ContextOptions.PerRow, Metrics)
 }
 
 // compareHookPaths runs every hookCase on two fresh tiny-olmo contexts with gpuLayers offloaded, set
@@ -63,6 +64,8 @@ func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc
 		{name: "stats", stats: true, candCap: 1000, rpt: 16},
 		{name: "stats+ablation/ubatch=24", ubatch: 24, stats: true, rpt: 7, spec: hooks.Spec{
 			Ablation: &hooks.Ablation{Neurons: abl, Signs: signs, Post: -1}}},
+		{name: "per-row/stats+ablation+capture", perRow: true, stats: true, spec: hooks.Spec{Capture: hooks.Capture{2: {7, 9}},
+			Scale: true, Ablation: &hooks.Ablation{Neurons: abl, Signs: signs, Gate: -1}}},
 	}
 	same := func(a, b []float32) bool {
 		if tol == 0 {
@@ -72,8 +75,9 @@ func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			base := newRunOn(t, path, 2, L, tc.ubatch, gpuLayers)
-			dev := newRunOn(t, path, 2, L, tc.ubatch, gpuLayers)
+			perRow := func(o *bindings.ContextOptions) { o.PerRow, o.Metrics = tc.perRow, tc.perRow }
+			base := newRunOn(t, path, 2, L, tc.ubatch, gpuLayers, perRow)
+			dev := newRunOn(t, path, 2, L, tc.ubatch, gpuLayers, perRow)
 			setup(base, dev, tc)
 			var sts [2]*bindings.Stats
 			if tc.stats {
@@ -101,6 +105,9 @@ func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc
 				at := fmt.Sprintf("decode %d", d)
 				nTok := 2 * L
 				for i := 0; i < nTok; i++ {
+					if tc.perRow && i < L { // Logits hold the last row only
+						continue
+					}
 					if a, b := base.ctx.Logits(i), dev.ctx.Logits(i); !same(a, b) {
 						t.Fatalf("%s: logits of token %d differ (max %.3g)", at, i, maxAbsDiff(a, b))
 					}
@@ -167,5 +174,77 @@ func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc
 				t.Errorf("statistics means differ by %.3g", worst)
 			}
 		})
+	}
+}
+
+// TestPerRowMatchesOneDecode decodes the four reference rows row by row (ContextOptions.PerRow) and
+// in one decode, and compares what the hooks and Metrics report: captures and scales within 1e-5,
+// metrics within 1e-4 (one KV stream per row changes only the order of float sums), statistics' counts
+// within 0.1 % and means within 1e-4 (values near zero may change quadrant). Without the Metrics option
+// only the last row's metrics survive a PerRow decode; the others are NaN.
+func TestPerRowMatchesOneDecode(t *testing.T) {
+	ref := loadReference(t, "tiny-olmo-reference.safetensors")
+	path := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	L, R := len(ref.tokens[0]), len(ref.tokens)
+	one := newRun(t, path, R, L, 0)
+	rowwise := newRunOn(t, path, R, L, 0, 0, func(o *bindings.ContextOptions) { o.PerRow, o.Metrics = true, true })
+	lazy := newRunOn(t, path, R, L, 0, 0, func(o *bindings.ContextOptions) { o.PerRow = true })
+	nl, nff := one.m.NLayer(), one.m.NFF()
+	spec := hooks.Spec{Capture: hooks.Capture{1: nil, nl - 1: {0, 1, 2}}, Scale: true,
+		Ablation: &hooks.Ablation{Neurons: []hooks.Neuron{{Layer: 5, Index: 3}, {Layer: 6, Index: 100}}, Gate: -1}}
+	var sts []*bindings.Stats
+	for _, r := range []*run{one, rowwise} {
+		st, err := bindings.NewStats(nl, nff, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		r.ctx.AttachStats(st)
+		sts = append(sts, st)
+	}
+	for _, r := range []*run{one, rowwise, lazy} {
+		r.decode(t, spec, ref.tokens)
+	}
+	n := R * L
+	for l, idx := range spec.Capture {
+		w := len(idx)
+		if idx == nil {
+			w = nff
+		}
+		for _, k := range []bindings.Kind{bindings.Gate, bindings.Up, bindings.Post} {
+			if d := maxAbsDiff(one.ctx.Captured(l, k, w), rowwise.ctx.Captured(l, k, w)); d > 1e-5 || math.IsNaN(d) {
+				t.Errorf("capture layer %d kind %d: max diff %.3g", l, k, d)
+			}
+		}
+	}
+	if d := maxAbsDiff(one.ctx.Scales(), rowwise.ctx.Scales()); d > 1e-5 || len(rowwise.ctx.Scales()) != n {
+		t.Errorf("scales: max diff %.3g over %d", d, len(rowwise.ctx.Scales()))
+	}
+	for i := 0; i < n; i++ {
+		a, b, c := one.met, rowwise.met, lazy.met
+		if math.Abs(a.Entropy[i]-b.Entropy[i]) > 1e-4 || math.Abs(a.Loss[i]-b.Loss[i]) > 1e-4 {
+			t.Fatalf("token %d: entropy/loss %v/%v one decode, %v/%v row by row", i, a.Entropy[i], a.Loss[i], b.Entropy[i], b.Loss[i])
+		}
+		if last := i >= n-L; last != !math.IsNaN(c.Entropy[i]) || (last && math.Abs(c.Entropy[i]-b.Entropy[i]) > 1e-12) {
+			t.Fatalf("token %d without the Metrics option: entropy %v (row by row %v)", i, c.Entropy[i], b.Entropy[i])
+		}
+	}
+	a, b := sts[0].Export(), sts[1].Export()
+	var ca, cb int64
+	for i := range a.Count {
+		ca, cb = ca+a.Count[i], cb+b.Count[i]
+	}
+	if math.Abs(float64(ca-cb)) > 1e-3*float64(ca) || ca == 0 {
+		t.Errorf("statistics counts %d one decode, %d row by row", ca, cb)
+	}
+	am, bm := sts[0].Means(), sts[1].Means()
+	var worst float64
+	for i := range am {
+		if !math.IsNaN(am[i]) && !math.IsNaN(bm[i]) {
+			worst = math.Max(worst, math.Abs(am[i]-bm[i]))
+		}
+	}
+	if worst > 1e-4 {
+		t.Errorf("statistics means differ by %.3g", worst)
 	}
 }

@@ -92,15 +92,20 @@ func newRun(t *testing.T, path string, rows, rowLen, ubatch int) *run {
 	return newRunOn(t, path, rows, rowLen, ubatch, 0)
 }
 
-// newRunOn is newRun with gpuLayers offloaded (the wcos_dynamic build; ignored by the static one).
-func newRunOn(t *testing.T, path string, rows, rowLen, ubatch, gpuLayers int) *run {
+// newRunOn is newRun with gpuLayers offloaded (the wcos_dynamic build; ignored by the static one) and
+// the context options changed by opts.
+func newRunOn(t *testing.T, path string, rows, rowLen, ubatch, gpuLayers int, opts ...func(*bindings.ContextOptions)) *run {
 	t.Helper()
 	m, err := bindings.LoadModel(path, bindings.ModelOptions{GPULayers: gpuLayers})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: rows * rowLen, MaxRows: rows, UBatch: ubatch, Exact: true})
+	o := bindings.ContextOptions{MaxTokens: rows * rowLen, MaxRows: rows, UBatch: ubatch, Exact: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	ctx, err := m.NewContext(o)
 	if err != nil {
 		t.Fatal(err)
 	}

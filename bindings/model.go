@@ -13,10 +13,14 @@ import (
 
 // Model is a GGUF model loaded by llama.cpp.
 type Model struct {
-	m     *C.struct_llama_model
-	vocab *C.struct_llama_vocab
-	Path  string
+	m         *C.struct_llama_model
+	vocab     *C.struct_llama_vocab
+	gpuLayers int
+	Path      string
 }
+
+// OnGPU reports whether layers of the model were offloaded to a GPU.
+func (m *Model) OnGPU() bool { return m.gpuLayers > 0 }
 
 // ModelOptions configures loading. GPULayers is the number of layers offloaded: ignored by the
 // static (CPU) build; in the wcos_dynamic build > 0 requires a GPU backend and < 0 means all layers
@@ -45,7 +49,7 @@ func LoadModel(path string, opt ModelOptions) (*Model, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s: llama.cpp could not load the model (run with WCOS_VERBOSE=1 for its log)", path)
 	}
-	return &Model{m: m, vocab: C.llama_model_get_vocab(m), Path: path}, nil
+	return &Model{m: m, vocab: C.llama_model_get_vocab(m), gpuLayers: int(p.n_gpu_layers), Path: path}, nil
 }
 
 // Close frees the model.
