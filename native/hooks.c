@@ -292,7 +292,7 @@ static void *dbuf(wcos_hooks *h, const wcos_dev_ops *ops, int i, size_t n) {
     if (h->db[i]) ops->release(h->db[i]);
     h->db[i] = ops->alloc(h->dev_id, n);
     h->db_size[i] = h->db[i] ? n : 0;
-    if (!h->db[i]) set_err(h, "out of device memory (%d MiB buffer)", (int)(n >> 20), 0);
+    if (!h->db[i]) snprintf(h->err, sizeof h->err, "device buffer of %zu MiB: %s", n >> 20, ops->error());
     return h->db[i];
 }
 
