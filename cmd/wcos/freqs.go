@@ -30,7 +30,11 @@ gatelin, norm_gate and norm_in_out (PNG and SVG).
 
 Long runs checkpoint into DIR.partial/ every --checkpoint-rows rows (or --checkpoint-every); rerunning
 the same command after a kill resumes there and ends with a summary byte-identical to an uninterrupted
-run. --shard i/n processes every n-th row; 'wcos merge' adds shard summaries exactly.
+run. A checkpoint made with other inputs (model, the data set's rows done, --refactor, --k, --exact,
+--batch-size, --max-length, --max-tokens, --shard, --gpu-layers) is refused with an error naming the
+difference and left as it is; delete DIR.partial to start over. Give --out: the default folder is new
+for every run, so a rerun without it starts afresh. --shard i/n processes every n-th row; 'wcos merge'
+adds shard summaries exactly.
 
 Examples:
   wcos freqs --out out/freqs                                       # embedded model and text

@@ -55,7 +55,8 @@ func killAfterSave(t *testing.T, bin string, args []string, file string) {
 }
 
 // TestFreqsSurvivesSIGKILL kills a real `wcos freqs` process with SIGKILL once it has checkpointed,
-// reruns the same command, and requires a summary byte-identical to an uninterrupted run.
+// checks that a rerun with another --max-length is refused in one line, reruns the same command, and
+// requires a summary byte-identical to an uninterrupted run.
 func TestFreqsSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs three passes")
@@ -88,7 +89,19 @@ func TestFreqsSurvivesSIGKILL(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "summary.safetensors")); err == nil {
 		t.Skip("the run finished before it could be killed; the machine is too fast for this test's data size")
 	}
-	if log := run(out); !bytes.Contains(log, []byte("resuming from")) {
+	// Other inputs: refused in one line naming the checkpoint and the difference.
+	ckpt := filepath.Join(out+".partial", "checkpoint.safetensors")
+	b, err := exec.Command(bin, append(args(out), "--max-length", "32")...).CombinedOutput()
+	line := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "wcos: ") {
+			line = l
+		}
+	}
+	if err == nil || !strings.Contains(line, ckpt) || !strings.Contains(line, "--max-length 64, this run has --max-length 32") {
+		t.Errorf("a rerun with another --max-length was not refused with one line naming %s and the difference: %v\n%s", ckpt, err, b)
+	}
+	if log := run(out); !bytes.Contains(log, []byte("resuming from "+ckpt)) {
 		t.Fatalf("the rerun did not resume from the checkpoint:\n%s", log)
 	}
 	got, err := os.ReadFile(filepath.Join(out, "summary.safetensors"))

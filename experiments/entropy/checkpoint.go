@@ -4,16 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/wcos-dev/wcos/hooks"
+	ckpt "github.com/wcos-dev/wcos/internal/checkpoint"
 	"github.com/wcos-dev/wcos/safetensors"
 )
 
@@ -22,19 +20,14 @@ const checkpointFormat = "wcos entropy checkpoint v1"
 
 // checkpoint is the state of an interrupted run, in OUT.partial/checkpoint.safetensors (where and how
 // wcos freqs keeps its state): the metrics of the rows done so far, [rows_done, max_len], and every
-// input they depend on, which a resuming run must match exactly. It is written atomically (a
-// temporary file renamed into place, by safetensors.Write) after whole batches only.
+// input they depend on, which a resuming run must match exactly (internal/checkpoint compares them).
+// It is written atomically (a temporary file renamed into place, by safetensors.Write) after whole
+// batches only.
 type checkpoint struct {
-	dir, path string
-	inputs    []input // compared in this order; "tokens" is added once the rows are read
+	*ckpt.File // Inputs compared in order; "tokens" is added once the rows are read
 }
 
-// input is one thing the metrics depend on: key in the checkpoint's metadata ("input."+key), how the
-// one-line refusal names it, and its canonical value.
-type input struct{ key, name, value string }
-
 func newCheckpoint(cfg Config, spec hooks.Spec) *checkpoint {
-	dir := filepath.Clean(cfg.Out) + ".partial"
 	ablation, values := "none", "none"
 	if a := spec.Ablation; a != nil {
 		ablation = cfg.Ablation
@@ -55,20 +48,20 @@ func newCheckpoint(cfg Config, spec hooks.Spec) *checkpoint {
 		}
 		return s.String()
 	}
-	return &checkpoint{dir: dir, path: filepath.Join(dir, "checkpoint.safetensors"), inputs: []input{
-		{"model_sha256", "model sha256", cfg.ModelSHA256},
-		{"neurons", "--neurons", describeNeurons(cfg.Neurons)},
-		{"ablation", "--ablation", ablation},
-		{"means", "--means values", values},
-		{"gate", "--gate", sign(cfg.Gate)},
-		{"post", "--post", sign(cfg.Post)},
-		{"refactor", "--refactor", strconv.FormatBool(cfg.Refactor)},
-		{"exact", "--exact", strconv.FormatBool(cfg.Exact)},
-		{"batch_size", "--batch-size", strconv.Itoa(cfg.BatchSize)},
-		{"max_length", "--max-length", strconv.Itoa(cfg.MaxLength)},
-		{"max_tokens", "--max-tokens", strconv.FormatInt(cfg.MaxTokens, 10)},
-		{"gpu_layers", "--gpu-layers", strconv.Itoa(cfg.GPULayers)},
-	}}
+	return &checkpoint{ckpt.New(cfg.Out, checkpointFormat, "wcos entropy checkpoint", []ckpt.Input{
+		{Key: "model_sha256", Name: "model sha256", Value: cfg.ModelSHA256},
+		{Key: "neurons", Name: "--neurons", Value: describeNeurons(cfg.Neurons)},
+		{Key: "ablation", Name: "--ablation", Value: ablation},
+		{Key: "means", Name: "--means values", Value: values},
+		{Key: "gate", Name: "--gate", Value: sign(cfg.Gate)},
+		{Key: "post", Name: "--post", Value: sign(cfg.Post)},
+		{Key: "refactor", Name: "--refactor", Value: strconv.FormatBool(cfg.Refactor)},
+		{Key: "exact", Name: "--exact", Value: strconv.FormatBool(cfg.Exact)},
+		{Key: "batch_size", Name: "--batch-size", Value: strconv.Itoa(cfg.BatchSize)},
+		{Key: "max_length", Name: "--max-length", Value: strconv.Itoa(cfg.MaxLength)},
+		{Key: "max_tokens", Name: "--max-tokens", Value: strconv.FormatInt(cfg.MaxTokens, 10)},
+		{Key: "gpu_layers", Name: "--gpu-layers", Value: strconv.Itoa(cfg.GPULayers)},
+	})}
 }
 
 // describeNeurons is a neuron list's canonical value: the list itself when short, else its count and
@@ -91,63 +84,16 @@ func describeNeurons(ns []hooks.Neuron) string {
 // addRows adds the data set's rows, as tokenised and truncated (which covers the data set's content,
 // --max-length, --max-tokens and the tokenizer), to the inputs.
 func (c *checkpoint) addRows(rows [][]int32) {
-	h := sha256.New()
-	var tokens int64
-	var b []byte
+	var d ckpt.Rows
 	for _, r := range rows {
-		b = binary.LittleEndian.AppendUint32(b[:0], uint32(len(r)))
-		for _, t := range r {
-			b = binary.LittleEndian.AppendUint32(b, uint32(t))
-		}
-		h.Write(b)
-		tokens += int64(len(r))
+		d.Add(r)
 	}
-	c.inputs = append(c.inputs, input{"tokens", "--dataset rows",
-		fmt.Sprintf("%d rows, %d tokens, sha256 %s", len(rows), tokens, hex.EncodeToString(h.Sum(nil))[:16])})
+	c.Inputs = append(c.Inputs, d.Input())
 }
 
 func digest(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])[:16]
-}
-
-// open returns the checkpoint left by an interrupted run (nil when there is none) after checking that
-// the inputs known so far match; a checkpoint that cannot be read is an error, not a fresh start, so
-// that it is never overwritten unseen.
-func (c *checkpoint) open() (*safetensors.File, error) {
-	f, err := safetensors.Open(c.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%v (delete %s to start over)", err, c.dir)
-	}
-	if err := c.check(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// check compares the checkpoint's inputs with the run's, naming the first that differs.
-func (c *checkpoint) check(f *safetensors.File) error {
-	if got := f.Metadata["format"]; got != checkpointFormat {
-		return fmt.Errorf("%s: not a wcos entropy checkpoint (format %q); delete %s to start over", c.path, got, c.dir)
-	}
-	for _, in := range c.inputs {
-		if got, ok := f.Metadata["input."+in.key]; !ok || got != in.value {
-			return fmt.Errorf("%s: made with %s %s, this run has %s %s; rerun with the inputs it was made with, or delete %s to start over",
-				c.path, in.name, orMissing(got, ok), in.name, in.value, c.dir)
-		}
-	}
-	return nil
-}
-
-func orMissing(v string, ok bool) string {
-	if !ok {
-		return "(not recorded)"
-	}
-	return v
 }
 
 // metrics are the per-token outputs, [rows, width] row-major and zero-padded.
@@ -173,29 +119,25 @@ func (m *metrics) tensors(rows int) []safetensors.Tensor {
 // save writes the rows done so far. The folder is made at the first save, so a run that fails on its
 // input leaves nothing behind.
 func (c *checkpoint) save(m *metrics) error {
-	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return err
 	}
-	meta := map[string]string{"format": checkpointFormat, "rows_done": strconv.Itoa(m.rows), "tokens_done": strconv.FormatInt(m.tokens, 10)}
-	for _, in := range c.inputs {
-		meta["input."+in.key] = in.value
-	}
-	return safetensors.Write(c.path, m.tensors(m.rows), meta)
+	meta := map[string]string{"rows_done": strconv.Itoa(m.rows), "tokens_done": strconv.FormatInt(m.tokens, 10)}
+	c.Record(meta)
+	return safetensors.Write(c.Path, m.tensors(m.rows), meta)
 }
 
 // restore copies a checkpoint's rows into m, which holds the run's lengths. The rows done are whole
 // batches, so the rest of the run decodes exactly the batches an uninterrupted run would.
 func (c *checkpoint) restore(f *safetensors.File, m *metrics, batchSize int) error {
-	if err := c.check(f); err != nil { // now with the rows
+	if err := c.Check(f.Metadata); err != nil { // now with the rows
 		return err
 	}
 	rows, err := strconv.Atoi(f.Metadata["rows_done"])
 	if err != nil || rows < 0 || rows > len(m.lengths) || rows%batchSize != 0 {
-		return fmt.Errorf("%s: bad rows_done %q for %d rows in batches of %d; delete %s to start over", c.path, f.Metadata["rows_done"], len(m.lengths), batchSize, c.dir)
+		return c.Damaged(fmt.Errorf("bad rows_done %q for %d rows in batches of %d", f.Metadata["rows_done"], len(m.lengths), batchSize))
 	}
-	bad := func(err error) error {
-		return fmt.Errorf("%s: %v; delete %s to start over", c.path, err, c.dir)
-	}
+	bad := c.Damaged
 	n := rows * m.width
 	for _, t := range []struct {
 		name string

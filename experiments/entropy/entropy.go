@@ -169,7 +169,7 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	// A checkpoint of other inputs is refused before the data set is read (it can take minutes).
 	ck := newCheckpoint(cfg, spec)
-	prev, err := ck.open()
+	prev, err := ck.Open()
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func Run(cfg Config) (*Summary, error) {
 		if err := ck.restore(prev, res, cfg.BatchSize); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(progressOr(cfg.Progress), "resuming from %s: %d of %d rows, %d of %d tokens done\n", ck.path, res.rows, n, res.tokens, total)
+		fmt.Fprintf(progressOr(cfg.Progress), "resuming from %s: %d of %d rows, %d of %d tokens done\n", ck.Path, res.rows, n, res.tokens, total)
 	}
 	bar := progress.New(cfg.Progress, "entropy", "tok", total-res.tokens)
 	lastSave, sinceSave := time.Now(), 0
@@ -285,7 +285,7 @@ func Run(cfg Config) (*Summary, error) {
 	if err := atomicfile.ReplaceDir(tmp, cfg.Out); err != nil {
 		return nil, err
 	}
-	os.RemoveAll(ck.dir)
+	os.RemoveAll(ck.Dir)
 	return sum, nil
 }
 

@@ -1,8 +1,6 @@
 package freqs
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"github.com/wcos-dev/wcos/experiments/classes"
 	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/progress"
+	"github.com/wcos-dev/wcos/internal/runinfo"
 )
 
 // Config is one statistics pass.
@@ -32,7 +31,10 @@ type Config struct {
 	MaxTokens      int64
 	Shard, NShards int // process rows with index % NShards == Shard
 	// CheckpointRows and CheckpointEvery bound the work lost to a kill: the state is saved to
-	// Out+".partial/checkpoint.safetensors" after that many rows or that much time, whichever is first.
+	// Out+".partial/checkpoint.safetensors" after that many rows or that much time, whichever is first
+	// (after whole batches). A run resumes it only with the same inputs: ModelSHA256 (computed when
+	// empty), the data set's rows done, Refactor, K, Exact, BatchSize, MaxLength, MaxTokens, the shard
+	// and GPULayers.
 	CheckpointRows  int
 	CheckpointEvery time.Duration
 	Exact           bool
@@ -45,15 +47,10 @@ type Config struct {
 
 var errStopped = errors.New("stopped (test)")
 
-// key identifies a run for resuming: a checkpoint of any other configuration is not reused.
-func (c Config) key() string {
-	h := sha256.New()
-	fmt.Fprintln(h, c.ModelSHA256, c.Dataset, c.Refactor, c.K, c.MaxLength, c.MaxTokens, c.Shard, c.NShards)
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
 // Run streams the data set through the model and writes Out/summary.safetensors. A checkpoint left by
-// an interrupted run of the same configuration is resumed.
+// an interrupted run with the same inputs is resumed, to a summary byte-identical to an uninterrupted
+// run's; one made with other inputs (or unreadable) is refused with a one-line error naming the file
+// and the first difference, and left as it is.
 func Run(cfg Config) (*Summary, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 4
@@ -79,6 +76,21 @@ func Run(cfg Config) (*Summary, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.NumCPU()
 	}
+	if cfg.ModelSHA256 == "" { // the checkpoint must know the model by its content
+		fi, err := runinfo.Hash(cfg.Model)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ModelSHA256 = fi.SHA256
+	}
+	// A checkpoint of other inputs is refused before the model is loaded; the rows it has done are
+	// compared once they are read again, before anything is decoded or saved.
+	ck := newCheckpoint(cfg)
+	prev, legacy, err := ck.open()
+	if err != nil {
+		return nil, err
+	}
+
 	m, err := bindings.LoadModel(cfg.Model, bindings.ModelOptions{GPULayers: cfg.GPULayers})
 	if err != nil {
 		return nil, err
@@ -121,25 +133,25 @@ func Run(cfg Config) (*Summary, error) {
 		"max_tokens": strconv.FormatInt(cfg.MaxTokens, 10), "shard": fmt.Sprintf("%d/%d", cfg.Shard, cfg.NShards),
 	}}
 
-	partial := filepath.Clean(cfg.Out) + ".partial"
-	ckpt := filepath.Join(partial, "checkpoint.safetensors")
 	resumeRows := int64(0)
-	if prev, err := Read(ckpt); err == nil && prev.Meta["run_key"] == cfg.key() {
+	rowsChecked := prev == nil || legacy // legacy checkpoints recorded no digest of their rows
+	if prev != nil {
 		if err := st.Import(prev.State); err != nil {
-			return nil, fmt.Errorf("%s: %v", ckpt, err)
+			return nil, ck.Damaged(err)
 		}
 		sum.Tokens, sum.Rows, resumeRows = prev.Tokens, prev.Rows, prev.Rows
-		fmt.Fprintf(progressOr(cfg.Progress), "resuming from %s: %d rows, %d tokens done\n", ckpt, prev.Rows, prev.Tokens)
+		fmt.Fprintf(progressOr(cfg.Progress), "resuming from %s: %d rows, %d tokens done\n", ck.Path, prev.Rows, prev.Tokens)
 	}
-	// The checkpoint folder is made at the first save, so a run that fails on its input (empty data
-	// set, bad row) leaves nothing behind.
-	save := func(path string) error {
-		if err := os.MkdirAll(partial, 0o755); err != nil {
-			return err
+	checkRows := func() error {
+		if rowsChecked {
+			return nil
 		}
+		rowsChecked = true
+		return ck.checkRows(prev)
+	}
+	save := func() error {
 		sum.State = st.Export()
-		sum.Meta["run_key"] = cfg.key()
-		return sum.Write(path)
+		return ck.save(sum)
 	}
 
 	r, err := dataset.Open(cfg.Dataset, m, dataset.Options{MaxLength: cfg.MaxLength, MaxTokens: cfg.MaxTokens})
@@ -180,7 +192,7 @@ func Run(cfg Config) (*Summary, error) {
 		bar.Add(n)
 		batch, ids = batch[:0], ids[:0]
 		if sinceSave >= cfg.CheckpointRows || time.Since(lastSave) >= cfg.CheckpointEvery {
-			if err := save(ckpt); err != nil {
+			if err := save(); err != nil {
 				return err
 			}
 			lastSave, sinceSave = time.Now(), 0
@@ -199,12 +211,22 @@ func Run(cfg Config) (*Summary, error) {
 			continue
 		}
 		shardRows++
-		if shardRows <= resumeRows {
+		if shardRows <= resumeRows { // done: read again only to check them
+			ck.rows.Add(row.IDs)
+			if shardRows == resumeRows {
+				if err := checkRows(); err != nil {
+					return nil, err
+				}
+			}
 			continue
+		}
+		if err := checkRows(); err != nil { // when resumeRows is 0
+			return nil, err
 		}
 		if cfg.stopAfter > 0 && shardRows > int64(cfg.stopAfter) {
 			return nil, errStopped
 		}
+		ck.rows.Add(row.IDs)
 		batch = append(batch, row.IDs)
 		ids = append(ids, int64(row.Index))
 		if len(batch) == cfg.BatchSize {
@@ -212,6 +234,9 @@ func Run(cfg Config) (*Summary, error) {
 				return nil, err
 			}
 		}
+	}
+	if err := checkRows(); err != nil { // the data set ended before the rows done
+		return nil, err
 	}
 	if err := flush(); err != nil {
 		return nil, err
@@ -221,7 +246,6 @@ func Run(cfg Config) (*Summary, error) {
 		return nil, fmt.Errorf("%s: no rows in shard %d/%d", cfg.Dataset, cfg.Shard, cfg.NShards)
 	}
 	sum.State = st.Export()
-	delete(sum.Meta, "run_key")
 
 	tmp, err := atomicfile.TempDir(cfg.Out)
 	if err != nil {
@@ -234,7 +258,7 @@ func Run(cfg Config) (*Summary, error) {
 	if err := atomicfile.ReplaceDir(tmp, cfg.Out); err != nil {
 		return nil, err
 	}
-	os.RemoveAll(partial)
+	os.RemoveAll(ck.Dir)
 	return sum, nil
 }
 

@@ -166,3 +166,162 @@ func TestMeansMatchReference(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeRefusesOtherInputs: a checkpoint is resumed only by a run with the inputs it was made
+// with; a run with any other input, or over a checkpoint that cannot be used, fails with one line
+// naming the checkpoint and the difference, and leaves the checkpoint (and --out) as they were. The
+// original inputs still resume it, also from a checkpoint of the earlier run_key format, to a summary
+// byte-identical to an uninterrupted run's.
+func TestResumeRefusesOtherInputs(t *testing.T) {
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full")
+	if _, err := Run(testConfig(t, full)); err != nil {
+		t.Fatal(err)
+	}
+	want := readBytes(t, filepath.Join(full, "summary.safetensors"))
+
+	out := filepath.Join(dir, "out")
+	base := testConfig(t, out)
+	base.stopAfter = 4
+	if _, err := Run(base); !errors.Is(err, errStopped) {
+		t.Fatal(err)
+	}
+	base.stopAfter = 0
+	ckpt := filepath.Join(out+".partial", "checkpoint.safetensors")
+	saved := readBytes(t, ckpt)
+
+	// Data sets: the evaluation text's rows in reverse order (other rows, as many), and one short row
+	// (it ends before the rows done).
+	lines := strings.Split(strings.TrimSpace(string(readBytes(t, base.Dataset))), "\n")
+	for i, j := 0, len(lines)-1; i < j; i, j = i+1, j-1 {
+		lines[i], lines[j] = lines[j], lines[i]
+	}
+	reversed, short := filepath.Join(dir, "reversed.jsonl"), filepath.Join(dir, "short.jsonl")
+	if err := os.WriteFile(reversed, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(short, []byte(`{"text": "A different text."}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Checkpoint files in other forms, made from the saved one.
+	rewrite := func(name string, edit func(s *Summary) string) []byte { // edit returns the format
+		s, err := Read(ckpt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		format := edit(s)
+		p := filepath.Join(dir, name+".safetensors")
+		if err := s.write(p, format); err != nil {
+			t.Fatal(err)
+		}
+		return readBytes(t, p)
+	}
+	legacy := func(key string) func(s *Summary) string {
+		return func(s *Summary) string {
+			for k := range s.Meta {
+				if strings.HasPrefix(k, "input.") {
+					delete(s.Meta, k)
+				}
+			}
+			s.Meta["run_key"] = key
+			return summaryFormat
+		}
+	}
+	entropyCkpt := filepath.Join(dir, "entropy.safetensors")
+	if err := safetensors.Write(entropyCkpt, []safetensors.Tensor{safetensors.I32("x", []int64{1}, []int32{1})},
+		map[string]string{"format": "wcos entropy checkpoint v1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name, want string // want: how the error names the difference
+		change     func(*Config)
+		file       []byte // the checkpoint's content (nil: the saved one)
+	}{
+		{"model", "made with model sha256 test, this run has model sha256 abab", func(c *Config) { c.ModelSHA256 = strings.Repeat("ab", 32) }, nil},
+		{"dataset other rows", "--dataset rows 4 rows", func(c *Config) { c.Dataset = reversed }, nil},
+		{"dataset fewer rows", "this run has --dataset rows 1 rows", func(c *Config) { c.Dataset = short }, nil},
+		{"refactor", "--refactor true, this run has --refactor false", func(c *Config) { c.Refactor = false }, nil},
+		{"k", "--k 4, this run has --k 3", func(c *Config) { c.K = 3 }, nil},
+		{"exact", "--exact true, this run has --exact false", func(c *Config) { c.Exact = false }, nil},
+		{"batch size", "--batch-size 2, this run has --batch-size 3", func(c *Config) { c.BatchSize = 3 }, nil},
+		{"max length", "--max-length 48, this run has --max-length 32", func(c *Config) { c.MaxLength = 32 }, nil},
+		{"max tokens", "--max-tokens 432, this run has --max-tokens 384", func(c *Config) { c.MaxTokens = 48 * 8 }, nil},
+		{"shard", "--shard 0/1, this run has --shard 0/2", func(c *Config) { c.NShards = 2 }, nil},
+		{"gpu layers", "--gpu-layers 0, this run has --gpu-layers 3", func(c *Config) { c.GPULayers = 3 }, nil},
+		{"damaged", "delete " + out + ".partial", nil, []byte("not safetensors")},
+		{"truncated", "delete " + out + ".partial", nil, saved[:len(saved)/2]},
+		{"damaged state", "state of another shape", nil, rewrite("state", func(s *Summary) string {
+			s.State.SumHi = s.State.SumHi[:1]
+			return checkpointFormat
+		})},
+		{"entropy checkpoint", `not a wcos freqs checkpoint (format "wcos entropy checkpoint v1")`, nil, readBytes(t, entropyCkpt)},
+		{"summary", "not a wcos freqs checkpoint (format \"wcos freqs summary v1", nil, want},
+		{"no inputs recorded", "made with --refactor (not recorded)", nil, rewrite("noinputs", func(s *Summary) string {
+			delete(s.Meta, "input.refactor")
+			return checkpointFormat
+		})},
+		{"legacy of other inputs", "made by an earlier wcos freqs with other inputs", nil, rewrite("legacy-other", legacy("0123456789abcdef"))},
+	}
+	for _, tc := range cases {
+		content := saved
+		if tc.file != nil {
+			content = tc.file
+		}
+		if err := os.WriteFile(ckpt, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg := base
+		if tc.change != nil {
+			tc.change(&cfg)
+		}
+		_, err := Run(cfg)
+		switch {
+		case err == nil:
+			t.Errorf("%s: resumed a checkpoint it must refuse", tc.name)
+		case !strings.Contains(err.Error(), ckpt) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n"):
+			t.Errorf("%s: error %q, want one line naming %s and %q", tc.name, err, ckpt, tc.want)
+		case !strings.Contains(err.Error(), "delete "+out+".partial to start over"):
+			t.Errorf("%s: error %q does not say how to start over", tc.name, err)
+		}
+		if b, err := os.ReadFile(ckpt); err != nil || !bytes.Equal(b, content) {
+			t.Errorf("%s: the checkpoint changed or vanished (%v)", tc.name, err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%s: --out was written", tc.name)
+		}
+	}
+
+	// The original inputs still resume, from this format and from the earlier one (whose key Run
+	// computes after its defaults).
+	defaulted := base
+	defaulted.NShards = 1
+	for _, c := range []struct {
+		name string
+		file []byte
+	}{{"checkpoint", saved}, {"legacy checkpoint", rewrite("legacy", legacy(legacyKey(defaulted)))}} {
+		if err := os.MkdirAll(out+".partial", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(ckpt, c.file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var log bytes.Buffer
+		cfg := base
+		cfg.Progress = &log
+		if _, err := Run(cfg); err != nil {
+			t.Fatalf("%s: resume with its own inputs: %v", c.name, err)
+		}
+		if !strings.Contains(log.String(), "resuming from "+ckpt+": 4 rows") {
+			t.Errorf("%s: did not resume from the checkpoint's 4 rows:\n%s", c.name, log.String())
+		}
+		if got := readBytes(t, filepath.Join(out, "summary.safetensors")); !bytes.Equal(got, want) {
+			t.Errorf("%s: resumed summary differs from the uninterrupted run's", c.name)
+		}
+		if _, err := os.Stat(out + ".partial"); err == nil {
+			t.Errorf("%s: checkpoint folder left behind", c.name)
+		}
+		os.RemoveAll(out)
+	}
+}

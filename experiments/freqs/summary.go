@@ -108,8 +108,15 @@ func meansOf(s *Summary) []float64 {
 	return st.Means()
 }
 
+// summaryFormat is the metadata "format" of summary.safetensors (and of the checkpoints of wcos freqs
+// before they recorded their inputs, which carry a "run_key" instead).
+const summaryFormat = "wcos freqs summary v1; sums are exact fixed point value*2^40 as int128 (state.sum_hi, state.sum_lo)"
+
 // Write writes the summary to path atomically.
-func (s *Summary) Write(path string) error {
+func (s *Summary) Write(path string) error { return s.write(path, summaryFormat) }
+
+// write writes the summary marked with format (a checkpoint's differs).
+func (s *Summary) write(path, format string) error {
 	meta := map[string]string{}
 	for k, v := range s.Meta {
 		meta[k] = v
@@ -118,7 +125,7 @@ func (s *Summary) Write(path string) error {
 	meta["n_ff"] = strconv.Itoa(s.NFF)
 	meta["k"] = strconv.Itoa(s.K)
 	meta["quadrants"] = strings.Join(Quadrants, ",")
-	meta["format"] = "wcos freqs summary v1; sums are exact fixed point value*2^40 as int128 (state.sum_hi, state.sum_lo)"
+	meta["format"] = format
 	return safetensors.Write(path, s.tensors(), meta)
 }
 
@@ -129,7 +136,14 @@ func Read(path string) (*Summary, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return read(f)
+}
+
+// read loads a summary (or a checkpoint) from an open file; its errors name the file.
+func read(f *safetensors.File) (*Summary, error) {
+	path := f.Path
 	s := &Summary{Meta: f.Metadata, Path: path}
+	var err error
 	for key, dst := range map[string]*int{"n_layer": &s.NLayer, "n_ff": &s.NFF, "k": &s.K} {
 		v, err := strconv.Atoi(f.Metadata[key])
 		if err != nil {
@@ -154,6 +168,9 @@ func Read(path string) (*Summary, error) {
 	signs := get("refactor_sign")
 	if err != nil {
 		return nil, err
+	}
+	if len(nt) != 1 || len(nr) != 1 {
+		return nil, fmt.Errorf("%s: n_tokens and n_rows have %d and %d values, want 1", path, len(nt), len(nr))
 	}
 	s.Tokens, s.Rows = nt[0], nr[0]
 	d.SumLo = make([]uint64, len(lo))
