@@ -22,6 +22,20 @@ type Model struct {
 // OnGPU reports whether layers of the model were offloaded to a GPU.
 func (m *Model) OnGPU() bool { return m.gpuLayers > 0 }
 
+// PerRow resolves a --per-row setting for ContextOptions.PerRow: "on", "off", or "auto" (or "") = row
+// by row unless the model is on a GPU (measured on the CPU: docs/benchmarks.md).
+func (m *Model) PerRow(mode string) (bool, error) {
+	switch mode {
+	case "", "auto":
+		return !m.OnGPU(), nil
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("--per-row %q: want auto, on or off", mode)
+}
+
 // ModelOptions configures loading. GPULayers is the number of layers offloaded: ignored by the
 // static (CPU) build; in the wcos_dynamic build > 0 requires a GPU backend and < 0 means all layers
 // if one is loaded.

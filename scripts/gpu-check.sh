@@ -56,7 +56,7 @@ keep() {
 
 say "gpu-check: $(date -u +%FT%TZ) host $(hostname) cores $JOBS cpu_mode=$CPU budget=${BUDGET}s layers=$LAYERS"
 [ -f .device/wcos-gpu.tar.xz ] || { say "FAIL: .device/wcos-gpu.tar.xz missing (make cuda-host, carry .device)"; exit 1; }
-rm -rf "$W/build" "$W/src" "$W/cuda" "$W"/{fa,e-abl,freqs,e-plain,q4-plain}{,.partial} "$W"/*.done
+rm -rf "$W/build" "$W/src" "$W/cuda" "$W"/{fa,e-abl,e-abl-row,freqs,e-plain,q4-plain}{,.partial} "$W"/*.done
 # python3's tarfile reads xz where the xz tool is missing.
 tar -C "$W" -xJf .device/wcos-gpu.tar.xz 2>/dev/null ||
 	python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' .device/wcos-gpu.tar.xz "$W" ||
@@ -251,5 +251,11 @@ if [ -f "$W/synth-q4.done" ]; then
 	bench q4_k_m-plain+metrics 30 90 "$BIN" entropy --model "$Q4" "${COMMON[@]}" --out "$W/q4-plain"
 else
 	say "(c) q4_k_m-plain+metrics: SKIPPED, no Q4_K_M model (synth.txt)"
+fi
+# Row by row on the GPU too? Four decodes of 1,024 tokens: a quarter of the attention and of the KV
+# cache, smaller products (docs/cuda.md §6). Last, as time allows.
+if [ -f "$W/synth-f16.done" ]; then
+	bench f16-entropy-ablation-per-row 40 120 "$BIN" entropy --model "$F16" "${COMMON[@]}" --neurons @"$W/neurons.txt" \
+		--gate - --post + --refactor=false --per-row on --out "$W/e-abl-row"
 fi
 say "done in $(elapsed)s; rates: overall over $BATCHES batches of 4x$LEN tokens (the first included, model loading excluded), and from the end of the first batch to the last"

@@ -106,6 +106,8 @@ func TestCLIBadInput(t *testing.T) {
 		{"freqs Parquet without the column", []string{"freqs", "--dataset", noCol}, []string{noCol, "column", "body"}},
 		{"freqs bad --shard", []string{"freqs", "--dataset", good, "--shard", "2/2"}, []string{"--shard", "2/2"}},
 		{"freqs unparsable --shard", []string{"freqs", "--dataset", good, "--shard", "x"}, []string{"--shard", `"x"`}},
+		{"entropy bad --per-row", []string{"entropy", "--dataset", good, "--per-row", "yes"}, []string{"--per-row", `"yes"`, "auto, on or off"}},
+		{"freqs bad --per-row", []string{"freqs", "--dataset", good, "--per-row", "1"}, []string{"--per-row", `"1"`}},
 		{"merge of another model's summaries", []string{"merge", "--model", model, otherSum}, []string{otherSum, "abababababab", "--model"}},
 		{"merge different k", []string{"merge", "--model", model, filepath.Join(s2, "summary.safetensors"), filepath.Join(s3, "summary.safetensors")}, []string{filepath.Join(s3, "summary.safetensors"), "k 3", "k 2"}},
 	}

@@ -33,7 +33,7 @@ continues from there and writes metrics.safetensors and summary.json byte-identi
 uninterrupted run's (on the same machine, run.json differs only in its timing fields: started,
 finished, seconds, tokens_per_second). A checkpoint made with other inputs (model, data set rows,
 neurons, ablation, means values, --gate/--post/--refactor, --exact, --batch-size, --max-length,
---max-tokens, --gpu-layers) is refused with an error naming the difference; delete DIR.partial to
+--max-tokens, --gpu-layers, --per-row) is refused with an error naming the difference; delete DIR.partial to
 start over. Give --out: the default folder is new for every run, so a rerun without it starts afresh.
 
 Examples:
@@ -57,6 +57,7 @@ Examples:
 			&cli.Int64Flag{Name: "max-tokens", Usage: "stop after this many tokens (0: whole data set)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
 			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
+			&cli.StringFlag{Name: "per-row", Value: "auto", Usage: "decode a batch's rows one after the other: on, off, or auto (on unless the model is on a GPU)"},
 			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/entropy-TIME)"},
 			&cli.IntFlag{Name: "checkpoint-batches", Value: entropy.DefaultCheckpointBatches, Usage: "save a checkpoint into DIR.partial/ after this many batches"},
@@ -69,7 +70,7 @@ Examples:
 			cfg := entropy.Config{
 				Ablation: c.String("ablation"), Refactor: c.Bool("refactor"), Exact: c.Bool("exact"),
 				BatchSize: c.Int("batch-size"), MaxLength: c.Int("max-length"), MaxTokens: c.Int64("max-tokens"),
-				Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), Progress: os.Stderr,
+				Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), PerRow: c.String("per-row"), Progress: os.Stderr,
 				CheckpointBatches: c.Int("checkpoint-batches"), CheckpointEvery: c.Duration("checkpoint-every"),
 			}
 			if cfg.CheckpointBatches < 1 || cfg.CheckpointEvery <= 0 {
@@ -104,7 +105,7 @@ Examples:
 			in, err := resolveInputs(c, "entropy", map[string]any{
 				"neurons": c.String("neurons"), "ablation": cfg.Ablation, "means": c.String("means"), "gate": cfg.Gate.String(),
 				"post": cfg.Post.String(), "refactor": cfg.Refactor, "exact": cfg.Exact, "batch_size": cfg.BatchSize,
-				"max_length": cfg.MaxLength, "max_tokens": cfg.MaxTokens, "threads": cfg.Threads,
+				"max_length": cfg.MaxLength, "max_tokens": cfg.MaxTokens, "threads": cfg.Threads, "per_row": cfg.PerRow,
 			})
 			if err != nil {
 				return err

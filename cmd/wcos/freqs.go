@@ -31,7 +31,7 @@ gatelin, norm_gate and norm_in_out (PNG and SVG).
 Long runs checkpoint into DIR.partial/ every --checkpoint-rows rows (or --checkpoint-every); rerunning
 the same command after a kill resumes there and ends with a summary byte-identical to an uninterrupted
 run. A checkpoint made with other inputs (model, the data set's rows done, --refactor, --k, --exact,
---batch-size, --max-length, --max-tokens, --shard, --gpu-layers) is refused with an error naming the
+--batch-size, --max-length, --max-tokens, --shard, --gpu-layers, --per-row) is refused with an error naming the
 difference and left as it is; delete DIR.partial to start over. Give --out: the default folder is new
 for every run, so a rerun without it starts afresh. --shard i/n processes every n-th row; 'wcos merge'
 adds shard summaries exactly.
@@ -57,6 +57,7 @@ Examples:
 			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache (matches Hugging Face within 1e-3)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
 			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
+			&cli.StringFlag{Name: "per-row", Value: "auto", Usage: "decode a batch's rows one after the other: on, off, or auto (on unless the model is on a GPU)"},
 			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
 		}, outputFlags()...),
 		Action: func(c *cli.Context) error {
@@ -66,14 +67,14 @@ Examples:
 			cfg := freqs.Config{
 				Refactor: c.Bool("refactor"), K: c.Int("k"), BatchSize: c.Int("batch-size"), MaxLength: c.Int("max-length"),
 				MaxTokens: c.Int64("max-tokens"), CheckpointRows: c.Int("checkpoint-rows"), CheckpointEvery: c.Duration("checkpoint-every"),
-				Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), Progress: os.Stderr,
+				Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), PerRow: c.String("per-row"), Progress: os.Stderr,
 			}
 			if _, err := fmt.Sscanf(c.String("shard"), "%d/%d", &cfg.Shard, &cfg.NShards); err != nil || cfg.NShards < 1 || cfg.Shard < 0 || cfg.Shard >= cfg.NShards {
 				return fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", c.String("shard"))
 			}
 			in, err := resolveInputs(c, "freqs", map[string]any{
 				"refactor": cfg.Refactor, "k": cfg.K, "batch_size": cfg.BatchSize, "max_length": cfg.MaxLength,
-				"max_tokens": cfg.MaxTokens, "shard": c.String("shard"), "exact": cfg.Exact,
+				"max_tokens": cfg.MaxTokens, "shard": c.String("shard"), "exact": cfg.Exact, "per_row": cfg.PerRow,
 			})
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package entropy
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -61,6 +62,7 @@ func newCheckpoint(cfg Config, spec hooks.Spec) *checkpoint {
 		{Key: "max_length", Name: "--max-length", Value: strconv.Itoa(cfg.MaxLength)},
 		{Key: "max_tokens", Name: "--max-tokens", Value: strconv.FormatInt(cfg.MaxTokens, 10)},
 		{Key: "gpu_layers", Name: "--gpu-layers", Value: strconv.Itoa(cfg.GPULayers)},
+		{Key: "per_row", Name: "--per-row", Value: cmp.Or(cfg.PerRow, "auto")},
 	})}
 }
 

@@ -40,8 +40,11 @@ type Config struct {
 	MaxTokens   int64 // stop after this many tokens (0: all)
 	Threads     int
 	GPULayers   int
-	Out         string
-	Progress    io.Writer
+	// PerRow: "on" decodes a batch's rows one after the other (one KV stream per row), "off" in one
+	// decode, "auto" (or "") row by row unless the model is on a GPU (bindings.Model.PerRow).
+	PerRow   string
+	Out      string
+	Progress io.Writer
 	// RunInfo, if set, is written as run.json together with the outputs.
 	RunInfo *runinfo.Info
 	// CheckpointBatches and CheckpointEvery bound the work lost to a kill: the rows done are saved to
@@ -160,6 +163,10 @@ func Run(cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	defer m.Close()
+	perRow, err := m.PerRow(cfg.PerRow)
+	if err != nil {
+		return nil, err
+	}
 	if err := (hooks.Spec{Ablation: &hooks.Ablation{Neurons: cfg.Neurons}}).Validate(m.NLayer(), m.NFF()); err != nil {
 		return nil, fmt.Errorf("--neurons: %v (%s)", err, cfg.Model)
 	}
@@ -182,9 +189,7 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	ck.addRows(rows)
 	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: cfg.BatchSize * cfg.MaxLength, MaxRows: cfg.BatchSize, Threads: cfg.Threads, Exact: cfg.Exact,
-		// Row by row on the CPU: one KV stream shared by the batch's rows makes attention cost 20-35 %
-		// more (bindings.ContextOptions.PerRow); a GPU keeps the whole batch in one decode.
-		PerRow: !m.OnGPU(), Metrics: true})
+		PerRow: perRow, Metrics: true})
 	if err != nil {
 		return nil, err
 	}

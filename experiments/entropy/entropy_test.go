@@ -310,6 +310,7 @@ func TestResumeRefusesOtherInputs(t *testing.T) {
 		{"max length", "--max-length 48, this run has --max-length 32", func(c *Config) { c.MaxLength = 32 }},
 		{"max tokens", "--max-tokens", func(c *Config) { c.MaxTokens = 48 * 8 }},
 		{"gpu layers", "--gpu-layers", func(c *Config) { c.GPULayers = 3 }},
+		{"per row", "--per-row auto, this run has --per-row off", func(c *Config) { c.PerRow = "off" }},
 	}
 	for _, tc := range cases {
 		cfg := base

@@ -1,6 +1,7 @@
 package freqs
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -41,6 +42,7 @@ func newCheckpoint(cfg Config) *checkpoint {
 		{Key: "max_tokens", Name: "--max-tokens", Value: strconv.FormatInt(cfg.MaxTokens, 10)},
 		{Key: "shard", Name: "--shard", Value: fmt.Sprintf("%d/%d", cfg.Shard, cfg.NShards)},
 		{Key: "gpu_layers", Name: "--gpu-layers", Value: strconv.Itoa(cfg.GPULayers)},
+		{Key: "per_row", Name: "--per-row", Value: cmp.Or(cfg.PerRow, "auto")},
 	}), legacyKey: legacyKey(cfg)}
 }
 

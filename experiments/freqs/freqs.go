@@ -33,14 +33,17 @@ type Config struct {
 	// CheckpointRows and CheckpointEvery bound the work lost to a kill: the state is saved to
 	// Out+".partial/checkpoint.safetensors" after that many rows or that much time, whichever is first
 	// (after whole batches). A run resumes it only with the same inputs: ModelSHA256 (computed when
-	// empty), the data set's rows done, Refactor, K, Exact, BatchSize, MaxLength, MaxTokens, the shard
-	// and GPULayers.
+	// empty), the data set's rows done, Refactor, K, Exact, BatchSize, MaxLength, MaxTokens, the shard,
+	// GPULayers and PerRow.
 	CheckpointRows  int
 	CheckpointEvery time.Duration
 	Exact           bool
 	Threads         int
 	GPULayers       int
-	Progress        io.Writer
+	// PerRow: "on" decodes a batch's rows one after the other (one KV stream per row), "off" in one
+	// decode, "auto" (or "") row by row unless the model is on a GPU (bindings.Model.PerRow).
+	PerRow   string
+	Progress io.Writer
 	// stopAfter aborts the run after that many rows of this shard, as a kill would (tests).
 	stopAfter int
 }
@@ -96,6 +99,10 @@ func Run(cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	defer m.Close()
+	perRow, err := m.PerRow(cfg.PerRow)
+	if err != nil {
+		return nil, err
+	}
 	nl, nff := m.NLayer(), m.NFF()
 
 	st, err := bindings.NewStats(nl, nff, cfg.K)
@@ -160,9 +167,7 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	defer r.Close()
 	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: cfg.BatchSize * cfg.MaxLength, MaxRows: cfg.BatchSize, Threads: cfg.Threads, Exact: cfg.Exact,
-		// Row by row on the CPU: one KV stream shared by the batch's rows makes attention cost 20-35 %
-		// more (bindings.ContextOptions.PerRow); a GPU keeps the whole batch in one decode.
-		PerRow: !m.OnGPU()})
+		PerRow: perRow})
 	if err != nil {
 		return nil, err
 	}

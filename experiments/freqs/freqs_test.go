@@ -250,6 +250,7 @@ func TestResumeRefusesOtherInputs(t *testing.T) {
 		{"max tokens", "--max-tokens 432, this run has --max-tokens 384", func(c *Config) { c.MaxTokens = 48 * 8 }, nil},
 		{"shard", "--shard 0/1, this run has --shard 0/2", func(c *Config) { c.NShards = 2 }, nil},
 		{"gpu layers", "--gpu-layers 0, this run has --gpu-layers 3", func(c *Config) { c.GPULayers = 3 }, nil},
+		{"per row", "--per-row auto, this run has --per-row on", func(c *Config) { c.PerRow = "on" }, nil},
 		{"damaged", "delete " + out + ".partial", nil, []byte("not safetensors")},
 		{"truncated", "delete " + out + ".partial", nil, saved[:len(saved)/2]},
 		{"damaged state", "state of another shape", nil, rewrite("state", func(s *Summary) string {
