@@ -76,7 +76,7 @@ func BenchmarkForward(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				opt.PerRow, opt.Metrics = true, true
+				opt.PerRow, opt.Metrics, opt.MaxRowLength = true, true, size.length
 				rowCtx, err := m.NewContext(opt)
 				if err != nil {
 					b.Fatal(err)

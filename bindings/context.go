@@ -30,8 +30,11 @@ type ContextOptions struct {
 	// Face within 1e-3 (engine.md §11). Off, llama.cpp's faster defaults are used.
 	Exact bool
 	// PerRow decodes the rows of a Decode one after the other: on the CPU attention over one KV stream
-	// shared by all rows costs 20-35 % more at 4×1024 tokens (tiny-olmo). Logits then hold the last row.
-	PerRow bool
+	// shared by all rows costs 10-35 % more at 4×1024 tokens (docs/benchmarks.md). Logits then hold the
+	// last row. With MaxRowLength the KV cache and compute buffers are sized for one row of that many
+	// tokens instead of MaxTokens.
+	PerRow       bool
+	MaxRowLength int
 	// Metrics: every Decode computes the per-token metrics (read with Metrics), on the device where
 	// the logits are in GPU memory.
 	Metrics bool
@@ -63,17 +66,27 @@ func (m *Model) NewContext(opt ContextOptions) (*Context, error) {
 	if opt.MaxRows <= 0 {
 		opt.MaxRows = 1
 	}
-	if opt.UBatch <= 0 || opt.UBatch > opt.MaxTokens {
-		opt.UBatch = opt.MaxTokens
+	if !opt.PerRow || opt.MaxRowLength <= 0 || opt.MaxRowLength > opt.MaxTokens {
+		opt.MaxRowLength = opt.MaxTokens
+	}
+	kv := opt.MaxTokens // tokens of one llama_decode
+	if opt.PerRow {
+		kv = opt.MaxRowLength
+	}
+	if opt.UBatch <= 0 || opt.UBatch > kv {
+		opt.UBatch = kv
 	}
 	if opt.Threads <= 0 {
 		opt.Threads = runtime.NumCPU()
 	}
 	p := C.llama_context_default_params()
-	p.n_ctx = C.uint32_t(opt.MaxTokens)
-	p.n_batch = C.uint32_t(opt.MaxTokens)
+	p.n_ctx = C.uint32_t(kv)
+	p.n_batch = C.uint32_t(kv)
 	p.n_ubatch = C.uint32_t(opt.UBatch)
 	p.n_seq_max = C.uint32_t(opt.MaxRows)
+	if opt.PerRow {
+		p.n_seq_max = 1
+	}
 	p.n_threads = C.int32_t(opt.Threads)
 	p.n_threads_batch = C.int32_t(opt.Threads)
 	// One KV stream keeps ubatches in batch order, so the hooks can map rows by a running offset
@@ -101,7 +114,7 @@ func (m *Model) NewContext(opt ContextOptions) (*Context, error) {
 		return nil, fmt.Errorf("%s: could not create a context for %d tokens (run with WCOS_VERBOSE=1 for llama.cpp's log)", m.Path, opt.MaxTokens)
 	}
 	c := &Context{model: m, ctx: ctx, hooks: h, opt: opt}
-	c.batch = C.llama_batch_init(C.int32_t(opt.MaxTokens), 0, 1)
+	c.batch = C.llama_batch_init(C.int32_t(kv), 0, 1)
 	return c, nil
 }
 
@@ -202,6 +215,9 @@ func (c *Context) Decode(rows [][]int32) error {
 			if t < 0 || t >= nv {
 				return fmt.Errorf("decode: row %d position %d: token id %d outside the vocabulary [0,%d)", s, i, t, nv)
 			}
+		}
+		if c.opt.PerRow && len(r) > c.opt.MaxRowLength {
+			return fmt.Errorf("decode: row %d has %d tokens, more than the context's MaxRowLength %d", s, len(r), c.opt.MaxRowLength)
 		}
 		total += len(r)
 	}

@@ -3,6 +3,7 @@ package bindings_test
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/wcos-dev/wcos/bindings"
@@ -181,13 +182,14 @@ func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc
 // in one decode, and compares what the hooks and Metrics report: captures and scales within 1e-5,
 // metrics within 1e-4 (one KV stream per row changes only the order of float sums), statistics' counts
 // within 0.1 % and means within 1e-4 (values near zero may change quadrant). Without the Metrics option
-// only the last row's metrics survive a PerRow decode; the others are NaN.
+// only the last row's metrics survive a PerRow decode; the others are NaN. The row-by-row context is
+// sized for one row (MaxRowLength) and refuses a longer one.
 func TestPerRowMatchesOneDecode(t *testing.T) {
 	ref := loadReference(t, "tiny-olmo-reference.safetensors")
 	path := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	L, R := len(ref.tokens[0]), len(ref.tokens)
 	one := newRun(t, path, R, L, 0)
-	rowwise := newRunOn(t, path, R, L, 0, 0, func(o *bindings.ContextOptions) { o.PerRow, o.Metrics = true, true })
+	rowwise := newRunOn(t, path, R, L, 0, 0, func(o *bindings.ContextOptions) { o.PerRow, o.Metrics, o.MaxRowLength = true, true, L })
 	lazy := newRunOn(t, path, R, L, 0, 0, func(o *bindings.ContextOptions) { o.PerRow = true })
 	nl, nff := one.m.NLayer(), one.m.NFF()
 	spec := hooks.Spec{Capture: hooks.Capture{1: nil, nl - 1: {0, 1, 2}}, Scale: true,
@@ -228,6 +230,10 @@ func TestPerRowMatchesOneDecode(t *testing.T) {
 		if last := i >= n-L; last != !math.IsNaN(c.Entropy[i]) || (last && math.Abs(c.Entropy[i]-b.Entropy[i]) > 1e-12) {
 			t.Fatalf("token %d without the Metrics option: entropy %v (row by row %v)", i, c.Entropy[i], b.Entropy[i])
 		}
+	}
+	long := append(append([]int32(nil), ref.tokens[0]...), ref.tokens[1]...)
+	if err := rowwise.ctx.Decode([][]int32{long}); err == nil || !strings.Contains(err.Error(), "MaxRowLength") {
+		t.Errorf("a row longer than MaxRowLength: err %v", err)
 	}
 	a, b := sts[0].Export(), sts[1].Export()
 	var ca, cb int64

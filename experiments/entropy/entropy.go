@@ -189,7 +189,7 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	ck.addRows(rows)
 	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: cfg.BatchSize * cfg.MaxLength, MaxRows: cfg.BatchSize, Threads: cfg.Threads, Exact: cfg.Exact,
-		PerRow: perRow, Metrics: true})
+		PerRow: perRow, MaxRowLength: cfg.MaxLength, Metrics: true})
 	if err != nil {
 		return nil, err
 	}

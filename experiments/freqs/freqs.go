@@ -167,7 +167,7 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	defer r.Close()
 	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: cfg.BatchSize * cfg.MaxLength, MaxRows: cfg.BatchSize, Threads: cfg.Threads, Exact: cfg.Exact,
-		PerRow: perRow})
+		PerRow: perRow, MaxRowLength: cfg.MaxLength})
 	if err != nil {
 		return nil, err
 	}
