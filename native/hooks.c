@@ -15,6 +15,10 @@
 #include "ggml-backend.h"
 #include "ggml.h"
 
+// The device path's buffers (device memory of the table in use), grown on demand.
+enum dbuf { DB_IDX, DB_VAL, DB_SIGN, DB_SIGNS, DB_TMIN, DB_ROWID, DB_ROWPOS, DB_COUNT, DB_SUMLO, DB_SUMHI, DB_CAND,
+            DB_NCAND, DB_OUT, DB_TGT, DB_MET, DB_N };
+
 typedef struct {
     // capture
     int n_cap;
@@ -53,15 +57,12 @@ struct wcos_hooks {
     bool host_only;               // WCOS_DEVICE_HOOKS=0: device tensors take the host path too
     int rows_per_thread;          // quadrant statistics: rows per device thread
     int64_t cand_cap;             // candidate capacity (grows on demand)
-    void *db[16];                 // device buffers, see enum dbuf
-    size_t db_size[16];
+    void *db[DB_N];
+    size_t db_size[DB_N];
     void *stage;                  // host staging for downloads
     size_t stage_size;
     char err[256];
 };
-
-enum dbuf { DB_IDX, DB_VAL, DB_SIGN, DB_SIGNS, DB_TMIN, DB_ROWID, DB_ROWPOS, DB_COUNT, DB_SUMLO, DB_SUMHI, DB_CAND,
-            DB_NCAND, DB_OUT, DB_TGT, DB_MET, DB_N };
 
 wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, float norm_eps) {
     wcos_hooks *h = calloc(1, sizeof *h);
