@@ -23,6 +23,13 @@ static int emu_zero(void *dst, size_t n) {
     return 0;
 }
 
+static int emu_accumulate(uint64_t *tot_lo, uint64_t *tot_hi, const uint64_t *lo, const uint64_t *hi, size_t n,
+                          uint64_t *tot_count, const uint64_t *count, size_t n_count) {
+    for (size_t i = 0; i < (n > n_count ? n : n_count); i++)
+        wcos_k_accumulate(tot_lo, tot_hi, lo, hi, n, tot_count, count, n_count, i);
+    return 0;
+}
+
 static int emu_ablate(const float *gate, float *post, int64_t ld, int rows, const int32_t *idx, const float *val,
                       const int8_t *sign, int n, int gate_cond, int post_cond) {
     for (int r = 0; r < rows; r++)
@@ -66,6 +73,7 @@ const wcos_dev_ops wcos_emu_ops = {
     .upload = emu_copy,
     .download = emu_copy,
     .zero = emu_zero,
+    .accumulate = emu_accumulate,
     .ablate = emu_ablate,
     .gather = emu_gather,
     .quadrants = emu_quadrants,

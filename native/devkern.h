@@ -64,6 +64,17 @@ WCOS_KERN void wcos_k_ablate(const float *gate, float *post, int64_t ld, int r, 
     post[o] = val;
 }
 
+// Element i of accumulate (wcos_dev.h): a 128-bit add into the totals, and a count.
+WCOS_KERN void wcos_k_accumulate(uint64_t *tot_lo, uint64_t *tot_hi, const uint64_t *lo, const uint64_t *hi,
+                                 size_t n, uint64_t *tot_count, const uint64_t *count, size_t n_count, size_t i) {
+    if (i < n) {
+        const uint64_t l = tot_lo[i] + lo[i];
+        tot_hi[i] += hi[i] + (l < lo[i]);
+        tot_lo[i] = l;
+    }
+    if (i < n_count) tot_count[i] += count[i];
+}
+
 // top-k order of stats.c: |value| descending, then data-set row, then position ascending.
 WCOS_KERN int wcos_k_better(float v, int64_t row, int32_t pos, float w, int64_t wrow, int32_t wpos) {
     const float a = fabsf(v), b = fabsf(w);

@@ -16,8 +16,10 @@
 #include "ggml.h"
 
 // The device path's buffers (device memory of the table in use), grown on demand.
-enum dbuf { DB_IDX, DB_VAL, DB_SIGN, DB_SIGNS, DB_TMIN, DB_ROWID, DB_ROWPOS, DB_COUNT, DB_SUMLO, DB_SUMHI, DB_CAND,
-            DB_NCAND, DB_OUT, DB_TGT, DB_MET, DB_N };
+// DB_COUNT/SUMLO/SUMHI hold one call's statistics, DB_TCOUNT/TLO/THI every layer's totals not yet
+// folded into the host state (wcos_stats_set_pending).
+enum dbuf { DB_IDX, DB_VAL, DB_SIGN, DB_SIGNS, DB_TMIN, DB_ROWID, DB_ROWPOS, DB_COUNT, DB_SUMLO, DB_SUMHI, DB_TCOUNT,
+            DB_TLO, DB_THI, DB_CAND, DB_NCAND, DB_OUT, DB_TGT, DB_MET, DB_N };
 
 typedef struct {
     // capture
@@ -61,6 +63,7 @@ struct wcos_hooks {
     size_t db_size[DB_N];
     void *stage;                  // host staging for downloads
     size_t stage_size;
+    bool *pending;                // [n_layer] the layer has device totals not yet folded into stats
     char err[256];
 };
 
@@ -95,6 +98,8 @@ void wcos_hooks_free(wcos_hooks *h) {
         free(L->abl_sign);
     }
     for (int k = 0; k < WCOS_NKINDS; k++) free(h->scratch[k]);
+    wcos_hooks_stats(h, NULL); // folds what the device still holds
+    free(h->pending);
     for (int i = 0; i < DB_N; i++)
         if (h->db[i]) h->dev->release(h->db[i]);
     if (h->stage) h->dev->host_release(h->stage);
@@ -202,7 +207,13 @@ static int parse_node(const char *name, const char *prefix) {
     return (int)l;
 }
 
+static void flush_stats(void *arg);
+
 void wcos_hooks_stats(wcos_hooks *h, wcos_stats *s) {
+    if (h->stats && h->stats != s) {
+        flush_stats(h);
+        wcos_stats_set_pending(h->stats, NULL, NULL);
+    }
     h->stats = s;
     if (s && !h->row_id) {
         h->row_id = calloc((size_t)h->max_rows, sizeof(int64_t));
@@ -323,6 +334,44 @@ static bool dev_fail(wcos_hooks *h, const wcos_dev_ops *ops, const char *what) {
     return false;
 }
 
+// totals returns device buffer i of n 64-bit words per layer, zeroed when first allocated.
+static uint64_t *totals(wcos_hooks *h, const wcos_dev_ops *ops, int i, size_t n) {
+    const size_t bytes = 8 * n * (size_t)h->n_layer;
+    if (h->db[i]) return h->db[i];
+    if (!h->pending && !(h->pending = calloc((size_t)h->n_layer, sizeof(bool)))) {
+        set_err(h, "out of memory", 0, 0);
+        return NULL;
+    }
+    uint64_t *d = dbuf(h, ops, i, bytes);
+    if (d && ops->zero(d, bytes)) {
+        dev_fail(h, ops, "zeroing statistics");
+        return NULL;
+    }
+    return d;
+}
+
+// flush_stats folds every pending layer's device totals into the attached statistics and zeroes them
+// (stats.c calls it before the state is read). A device error here loses those sums: say so loudly.
+static void flush_stats(void *arg) {
+    wcos_hooks *h = arg;
+    const wcos_dev_ops *ops = h->dev;
+    const size_t nq = 4 * (size_t)h->n_ff, nsum = nq * WCOS_NVARS;
+    for (int l = 0; h->stats && h->pending && l < h->n_layer; l++) {
+        if (!h->pending[l]) continue;
+        uint64_t *w = stage(h, ops, 8 * (nq + 2 * nsum));
+        uint64_t *tc = (uint64_t *)h->db[DB_TCOUNT] + (size_t)l * nq, *tl = (uint64_t *)h->db[DB_TLO] + (size_t)l * nsum,
+                 *th = (uint64_t *)h->db[DB_THI] + (size_t)l * nsum;
+        if (!w || ops->download(w, tc, 8 * nq) || ops->download(w + nq, tl, 8 * nsum) ||
+            ops->download(w + nq + nsum, th, 8 * nsum) || ops->zero(tc, 8 * nq) || ops->zero(tl, 8 * nsum) ||
+            ops->zero(th, 8 * nsum)) {
+            fprintf(stderr, "wcos: statistics of layer %d lost on %s: %s\n", l, ops->name, ops->error());
+            abort();
+        }
+        wcos_stats_fold(h->stats, l, w, w + nq, w + nq + nsum);
+        h->pending[l] = false;
+    }
+}
+
 // stats_dev accumulates one layer's quadrant statistics on the device: the call's exact sums come back
 // as 128-bit words and the top-k as this call's per-thread lists (candidates), merged on the host.
 static bool stats_dev(wcos_hooks *h, const wcos_dev_ops *ops, int layer, const float *gate, const float *up,
@@ -351,16 +400,19 @@ static bool stats_dev(wcos_hooks *h, const wcos_dev_ops *ops, int layer, const f
         if (ncand <= (uint64_t)a.cap) break;
         h->cand_cap = (int64_t)(ncand + ncand / 4); // the first batches offer most values: grow and rerun
     }
-    uint64_t *w = stage(h, ops, sizeof(uint64_t) * (nq + 2 * nsum) > sizeof(wcos_cand) * ncand
-                               ? sizeof(uint64_t) * (nq + 2 * nsum) : sizeof(wcos_cand) * ncand);
-    if (!w) return false;
-    if (ops->download(w, a.count, nq * 8) || ops->download(w + nq, a.sum_lo, nsum * 8) ||
-        ops->download(w + nq + nsum, a.sum_hi, nsum * 8))
+    // Counts and sums stay on the device until something reads the statistics (flush_stats).
+    uint64_t *tc = totals(h, ops, DB_TCOUNT, nq), *tl = totals(h, ops, DB_TLO, nsum), *th = totals(h, ops, DB_THI, nsum);
+    if (!tc || !tl || !th) return false;
+    const size_t l = (size_t)layer;
+    if (ops->accumulate(tl + l * nsum, th + l * nsum, a.sum_lo, a.sum_hi, nsum, tc + l * nq, a.count, nq))
         return dev_fail(h, ops, "quadrant statistics");
-    wcos_stats_fold(s, layer, w, w + nq, w + nq + nsum);
+    h->pending[layer] = true;
+    wcos_stats_set_pending(s, flush_stats, h);
     if (ncand > 0) {
-        if (ops->download(w, a.cand, sizeof(wcos_cand) * ncand)) return dev_fail(h, ops, "top-k candidates");
-        wcos_stats_offer(s, layer, (const wcos_cand *)w, (int64_t)ncand, h->row_id + r0, h->row_pos + r0);
+        wcos_cand *c = stage(h, ops, sizeof(wcos_cand) * ncand);
+        if (!c) return false;
+        if (ops->download(c, a.cand, sizeof(wcos_cand) * ncand)) return dev_fail(h, ops, "top-k candidates");
+        wcos_stats_offer(s, layer, c, (int64_t)ncand, h->row_id + r0, h->row_pos + r0);
     }
     return true;
 }

@@ -23,7 +23,14 @@ struct wcos_stats {
     int32_t *top_n;    // [n_layer, 4, n_ff]
     float *top_min;    // [n_layer, 4, n_ff] |value| of a full list's last entry: a compact first test
                        // that spares a cache miss into top_val for almost every token
+    void (*pending)(void *); // folds counts and sums still held on a device into this state
+    void *pending_arg;
 };
+
+// settle brings in what a device still holds (wcos_stats_set_pending) before the state is read.
+static void settle(const wcos_stats *s) {
+    if (s->pending) s->pending(s->pending_arg);
+}
 
 wcos_stats *wcos_stats_new(int n_layer, int n_ff, int k) {
     wcos_stats *s = calloc(1, sizeof *s);
@@ -181,6 +188,8 @@ void wcos_stats_accumulate(wcos_stats *s, int layer, const float *gate, const fl
 // Merge b into a (same shape): counts and sums add, top-k lists merge under the total order.
 int wcos_stats_merge(wcos_stats *a, const wcos_stats *b) {
     if (a->n_layer != b->n_layer || a->n_ff != b->n_ff || a->k != b->k) return -1;
+    settle(a);
+    settle(b);
     const size_t nq = (size_t)a->n_layer * 4 * (size_t)a->n_ff;
     for (size_t i = 0; i < nq; i++) a->count[i] += b->count[i];
     for (size_t i = 0; i < nq * WCOS_NVARS; i++) a->sum[i] += b->sum[i];
@@ -206,6 +215,7 @@ size_t wcos_stats_len(const wcos_stats *s, int what) {
 // Export/import as plain arrays: sums as (hi, lo) int64 pairs, so a checkpoint stores them exactly.
 void wcos_stats_export(const wcos_stats *s, int64_t *count, int64_t *sum_hi, uint64_t *sum_lo, float *top_val,
                        int64_t *top_row, int32_t *top_pos, int32_t *top_n) {
+    settle(s);
     const size_t nq = wcos_stats_len(s, WCOS_STAT_COUNT), ns = wcos_stats_len(s, WCOS_STAT_SUM),
                  nt = wcos_stats_len(s, WCOS_STAT_TOP);
     memcpy(count, s->count, nq * sizeof(int64_t));
@@ -221,6 +231,7 @@ void wcos_stats_export(const wcos_stats *s, int64_t *count, int64_t *sum_hi, uin
 
 void wcos_stats_import(wcos_stats *s, const int64_t *count, const int64_t *sum_hi, const uint64_t *sum_lo,
                        const float *top_val, const int64_t *top_row, const int32_t *top_pos, const int32_t *top_n) {
+    settle(s); // pending sums belong to the state being replaced
     const size_t nq = wcos_stats_len(s, WCOS_STAT_COUNT), ns = wcos_stats_len(s, WCOS_STAT_SUM),
                  nt = wcos_stats_len(s, WCOS_STAT_TOP);
     memcpy(s->count, count, nq * sizeof(int64_t));
@@ -235,6 +246,7 @@ void wcos_stats_import(wcos_stats *s, const int64_t *count, const int64_t *sum_h
 
 // Means: sum/count for each (layer, quadrant, var, neuron) in float64; NaN where count is 0.
 void wcos_stats_means(const wcos_stats *s, double *out) {
+    settle(s);
     const int nff = s->n_ff;
     for (int l = 0; l < s->n_layer; l++)
         for (int q = 0; q < 4; q++) {
@@ -251,6 +263,11 @@ void wcos_stats_means(const wcos_stats *s, double *out) {
 // --- The device path (wcos_dev.h): hooks.c folds a call's exact sums and top-k candidates in here.
 
 int wcos_stats_k(const wcos_stats *s) { return s->k; }
+
+void wcos_stats_set_pending(wcos_stats *s, void (*fn)(void *), void *arg) {
+    s->pending = fn;
+    s->pending_arg = arg;
+}
 
 const int8_t *wcos_stats_signs(const wcos_stats *s, int layer) { return s->sign + (size_t)layer * (size_t)s->n_ff; }
 

@@ -49,6 +49,9 @@ typedef struct wcos_dev_ops {
     int (*upload)(void *dst, const void *src, size_t n);
     int (*download)(void *dst, const void *src, size_t n);
     int (*zero)(void *dst, size_t n);
+    // Adds n 128-bit values (lo, hi word arrays) and n counts into totals (all device memory).
+    int (*accumulate)(uint64_t *tot_lo, uint64_t *tot_hi, const uint64_t *lo, const uint64_t *hi, size_t n,
+                      uint64_t *tot_count, const uint64_t *count, size_t n_count);
     // post[r, idx[i]] = val[i] where the conditions hold (devkern.h wcos_k_ablate).
     int (*ablate)(const float *gate, float *post, int64_t ld, int rows, const int32_t *idx, const float *val,
                   const int8_t *sign, int n, int gate_cond, int post_cond);
@@ -68,6 +71,9 @@ typedef struct wcos_dev_ops {
 // sum words) and candidates are folded into the exact host state; tmin ([4, n_ff]) is what a
 // candidate must reach; signs are the layer's refactor signs.
 int wcos_stats_k(const wcos_stats *s);
+// fn(arg) folds counts and sums a device still holds into s; stats.c calls it before s is read,
+// merged or replaced (NULL: none pending).
+void wcos_stats_set_pending(wcos_stats *s, void (*fn)(void *), void *arg);
 const int8_t *wcos_stats_signs(const wcos_stats *s, int layer);
 void wcos_stats_fold(wcos_stats *s, int layer, const uint64_t *count, const uint64_t *sum_lo, const uint64_t *sum_hi);
 void wcos_stats_tmin(const wcos_stats *s, int layer, float *tmin);

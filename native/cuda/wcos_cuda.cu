@@ -55,6 +55,12 @@ __global__ void gather_kernel(const float *src, int64_t ld, int rows, const int3
     for (int r = blockIdx.y; r < rows; r += gridDim.y) dst[(int64_t)r * n + i] = src[(int64_t)r * ld + idx[i]];
 }
 
+__global__ void accumulate_kernel(uint64_t *tot_lo, uint64_t *tot_hi, const uint64_t *lo, const uint64_t *hi, size_t n,
+                                  uint64_t *tot_count, const uint64_t *count, size_t n_count) {
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    wcos_k_accumulate(tot_lo, tot_hi, lo, hi, n, tot_count, count, n_count, i);
+}
+
 // Thread = neuron (coalesced across a warp) × a range of rows_per_thread rows (blockIdx.y).
 __global__ void quadrant_kernel(wcos_quad_args a) {
     const int n = blockIdx.x * blockDim.x + threadIdx.x;
@@ -156,6 +162,15 @@ int zero(void *dst, size_t n) {
     return e == cudaSuccess ? 0 : fail("cudaMemset", e);
 }
 
+int accumulate(uint64_t *tot_lo, uint64_t *tot_hi, const uint64_t *lo, const uint64_t *hi, size_t n, uint64_t *tot_count,
+               const uint64_t *count, size_t n_count) {
+    const size_t m = n > n_count ? n : n_count;
+    if (m == 0) return 0;
+    accumulate_kernel<<<(unsigned)((m + kThreads - 1) / kThreads), kThreads, 0, stream()>>>(tot_lo, tot_hi, lo, hi, n,
+                                                                                           tot_count, count, n_count);
+    return finish("accumulate kernel");
+}
+
 int ablate(const float *gate, float *post, int64_t ld, int rows, const int32_t *idx, const float *val, const int8_t *sign,
            int n, int gc, int pc) {
     if (n <= 0 || rows <= 0) return 0;
@@ -196,8 +211,8 @@ int metrics(const float *logits, int64_t n_vocab, int rows, const int32_t *targe
 const char *error() { return last_error; }
 
 const wcos_dev_ops table = {
-    "CUDA", device_of, alloc, release, host_alloc, host_release, upload, download, zero, ablate, gather, quadrants, scale,
-    metrics, error,
+    "CUDA", device_of, alloc,  release,   host_alloc, host_release, upload, download,
+    zero,   accumulate, ablate, gather, quadrants,  scale,        metrics, error,
 };
 
 }  // namespace
