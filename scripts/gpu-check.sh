@@ -125,7 +125,7 @@ step "(b) tiny-olmo"
 TINY=$(ls "$WCOS_CACHE"/tiny-olmo-*-f32.gguf 2>/dev/null | head -n 1)
 env_gpu=(WCOS_TEST_GPU=1)
 [ "$CPU" = 1 ] && env_gpu=(WCOS_GPU_CHECK_CPU=1)
-env "${env_gpu[@]}" WCOS_TINY_GGUF="$TINY" WCOS_FIXTURES="$ROOT/testdata/fixtures" timeout 120 \
+env "${env_gpu[@]}" WCOS_TINY_GGUF="$TINY" WCOS_FIXTURES="$ROOT/testdata/fixtures" timeout 180 \
 	"$TEST" -test.v -test.count=1 -test.run '^(TestDynamicOneGGML|TestGPUMatchesReference|TestGPUDeviceHooks)$' >"$W/test.out" 2>&1
 rc=$?
 keep test "$W/test.out"
