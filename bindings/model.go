@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -122,14 +123,26 @@ func (m *Model) EOS() int32 { return int32(C.llama_vocab_eos(m.vocab)) }
 // NParams is the number of parameters.
 func (m *Model) NParams() uint64 { return uint64(C.llama_model_n_params(m.m)) }
 
-// Desc is llama.cpp's one-line description (type, size, quantisation).
+// Desc is llama.cpp's one-line description (type, size, quantisation), with the size counted from
+// the parameters where llama.cpp has no name for it ("?B": tiny and synthetic models).
 func (m *Model) Desc() string {
 	buf := make([]byte, 256)
 	n := C.llama_model_desc(m.m, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
 	if n < 0 {
 		return ""
 	}
-	return string(buf[:n])
+	return strings.Replace(string(buf[:n]), "?B", paramSize(m.NParams()), 1)
+}
+
+// paramSize writes a parameter count the way llama.cpp names model sizes: 19M, 6.9B.
+func paramSize(n uint64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%dM", n/1e6)
+	}
+	return fmt.Sprint(n)
 }
 
 // Tokenize converts text to token ids with the model's tokenizer: no BOS is added and special-token
