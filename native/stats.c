@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devkern.h"
 #include "wcos_dev.h"
 #include "wcos_native.h"
 
@@ -73,24 +74,18 @@ void wcos_stats_set_signs(wcos_stats *s, int layer, const int8_t *signs) {
     memcpy(s->sign + (size_t)layer * (size_t)s->n_ff, signs, (size_t)s->n_ff);
 }
 
-// top_better orders candidates by |value| descending, then row, then position ascending: a total
-// order, so the kept set is independent of the order values arrive in.
-static inline int top_better(float v, int64_t row, int32_t pos, float w, int64_t wrow, int32_t wpos) {
-    const float a = fabsf(v), b = fabsf(w);
-    if (a != b) return a > b;
-    if (row != wrow) return row < wrow;
-    return pos < wpos;
-}
-
+// top_insert keeps the k best under devkern.h's wcos_k_better — |value| descending, then row, then
+// position ascending: a total order, so the kept set is independent of the order values arrive in, and
+// the device path's candidates merge to the same lists.
 static void top_insert(wcos_stats *s, size_t slot, float v, int64_t row, int32_t pos) {
     const int k = s->k;
     float *val = s->top_val + slot * (size_t)k;
     int64_t *rows = s->top_row + slot * (size_t)k;
     int32_t *poss = s->top_pos + slot * (size_t)k;
     int n = s->top_n[slot];
-    if (n == k && !top_better(v, row, pos, val[k - 1], rows[k - 1], poss[k - 1])) return;
+    if (n == k && !wcos_k_better(v, row, pos, val[k - 1], rows[k - 1], poss[k - 1])) return;
     int i = n < k ? n : k - 1;
-    while (i > 0 && top_better(v, row, pos, val[i - 1], rows[i - 1], poss[i - 1])) {
+    while (i > 0 && wcos_k_better(v, row, pos, val[i - 1], rows[i - 1], poss[i - 1])) {
         val[i] = val[i - 1];
         rows[i] = rows[i - 1];
         poss[i] = poss[i - 1];
@@ -104,9 +99,9 @@ static void top_insert(wcos_stats *s, size_t slot, float v, int64_t row, int32_t
 }
 
 // x·2^40 is an integer for every float32 of magnitude ≥ 2^-16 (24-bit mantissa), so truncation is exact
-// there; smaller values round toward zero, identically on every run. A cast, not llrint: a libm call
-// per value was the statistics' largest cost.
-static inline __int128 fix(float x) { return (__int128)(int64_t)((double)x * WCOS_FIX_SCALE); }
+// there; smaller values round toward zero, identically on every run (devkern.h's wcos_k_fix, shared
+// with the device path). A cast, not llrint: a libm call per value was the statistics' largest cost.
+static inline __int128 fix(float x) { return (__int128)wcos_k_fix(x); }
 
 void wcos_stats_set_threads(wcos_stats *s, int threads) { s->threads = threads > 0 ? threads : 1; }
 
