@@ -367,14 +367,11 @@ func (c *Context) Metrics() TokenMetrics {
 	var de, dl *C.double
 	var dr *C.int32_t
 	if n > 0 && int(C.wcos_hooks_metrics(c.hooks, &de, &dl, &dr)) == n { // computed on the device
-		return TokenMetrics{
-			Entropy: append([]float64(nil), unsafe.Slice((*float64)(unsafe.Pointer(de)), n)...),
-			Loss:    append([]float64(nil), unsafe.Slice((*float64)(unsafe.Pointer(dl)), n)...),
-			Rank:    append([]int32(nil), unsafe.Slice((*int32)(unsafe.Pointer(dr)), n)...),
-		}
+		return cloneMetrics(unsafe.Slice((*float64)(unsafe.Pointer(de)), n), unsafe.Slice((*float64)(unsafe.Pointer(dl)), n),
+			unsafe.Slice((*int32)(unsafe.Pointer(dr)), n))
 	}
 	if n > 0 && c.metN == n { // computed part by part during a PerRow decode
-		return TokenMetrics{Entropy: slices.Clone(c.met.Entropy), Loss: slices.Clone(c.met.Loss), Rank: slices.Clone(c.met.Rank)}
+		return cloneMetrics(c.met.Entropy, c.met.Loss, c.met.Rank)
 	}
 	m := TokenMetrics{Entropy: make([]float64, n), Loss: make([]float64, n), Rank: make([]int32, n)}
 	last := n // the tokens of the last llama_decode
@@ -388,6 +385,10 @@ func (c *Context) Metrics() TokenMetrics {
 		c.hostMetrics(targets(c.rows, n)[n-last:], n-last, &m)
 	}
 	return m
+}
+
+func cloneMetrics(ent, loss []float64, rank []int32) TokenMetrics {
+	return TokenMetrics{Entropy: slices.Clone(ent), Loss: slices.Clone(loss), Rank: slices.Clone(rank)}
 }
 
 // hostMetrics computes the metrics of the last llama_decode's len(tg) tokens from llama.cpp's logits

@@ -46,8 +46,8 @@ struct wcos_hooks {
     int64_t *row_id;              // [max_rows] data-set row of each token of the decode
     int32_t *row_pos;             // [max_rows] its position in the row
     float *scratch[WCOS_NKINDS];  // host copies for device tensors, [max_rows, n_ff]
-    // Per-token metrics computed in the callback from the logits node (device path only).
-    bool want_metrics;
+    // Per-token metrics computed in the callback from the logits node (device path only), once
+    // wcos_hooks_targets has been called.
     int32_t *target;              // [max_rows] next-token targets of the decode
     double *ent, *loss;           // [max_rows]
     int32_t *rank;                // [max_rows]
@@ -579,10 +579,13 @@ int wcos_hooks_targets(wcos_hooks *h, const int32_t *target, int n) {
         h->ent = malloc(sizeof(double) * (size_t)h->max_rows);
         h->loss = malloc(sizeof(double) * (size_t)h->max_rows);
         h->rank = malloc(sizeof(int32_t) * (size_t)h->max_rows);
-        if (!h->target || !h->ent || !h->loss || !h->rank) return set_err(h, "out of memory for metrics", 0, 0);
+        if (!h->target || !h->ent || !h->loss || !h->rank) {
+            free(h->target); // h->target also says the metrics are wanted: all or none
+            h->target = NULL;
+            return set_err(h, "out of memory for metrics", 0, 0);
+        }
     }
     memcpy(h->target, target, sizeof(int32_t) * (size_t)n);
-    h->want_metrics = true;
     return 0;
 }
 
@@ -607,7 +610,7 @@ const char *wcos_hooks_device(const wcos_hooks *h) { return h->dev ? h->dev->nam
 
 bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
     wcos_hooks *h = user_data;
-    if (h->want_metrics && strcmp(t->name, "result_output") == 0) return ask ? true : on_logits(h, t);
+    if (h->target && strcmp(t->name, "result_output") == 0) return ask ? true : on_logits(h, t);
     int layer = parse_node(t->name, "ffn_swiglu");
     if (layer >= 0 && layer < h->n_layer) {
         if (ask) return layer_active(h, &h->layers[layer]);

@@ -159,25 +159,37 @@ static void *accumulate_thread(void *arg) {
     return NULL;
 }
 
+enum { MAX_THREADS = 64 };
+
+// threads_for is how many of the statistics' threads a job of `work` elements gets (1: not worth one).
+static int threads_for(const wcos_stats *s, int64_t work) {
+    if (work < 65536) return 1;
+    return s->threads < MAX_THREADS ? s->threads : MAX_THREADS;
+}
+
+// run_jobs runs fn over jobs[0..t) (each `size` bytes), jobs[1..) on their own threads, jobs[0] and
+// any that could not get a thread on the caller's.
+static void run_jobs(void *(*fn)(void *), void *jobs, size_t size, int t) {
+    pthread_t tid[MAX_THREADS];
+    int started = 0;
+    for (int i = 1; i < t; i++) {
+        if (pthread_create(&tid[i], NULL, fn, (char *)jobs + (size_t)i * size) != 0) break;
+        started = i;
+    }
+    fn(jobs);
+    for (int i = started + 1; i < t; i++) fn((char *)jobs + (size_t)i * size);
+    for (int i = 1; i <= started; i++) pthread_join(tid[i], NULL);
+}
+
 void wcos_stats_accumulate(wcos_stats *s, int layer, const float *gate, const float *up, const float *post,
                            int64_t ld, int rows, const int64_t *row_id, const int32_t *row_pos) {
-    enum { MAX_THREADS = 64 };
-    int t = s->threads < MAX_THREADS ? s->threads : MAX_THREADS;
-    if ((int64_t)rows * s->n_ff < 65536) t = 1; // not worth a thread
+    const int t = threads_for(s, (int64_t)rows * s->n_ff);
     accum_job jobs[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
     for (int i = 0; i < t; i++) {
         jobs[i] = (accum_job){s, layer, (int)((int64_t)s->n_ff * i / t), (int)((int64_t)s->n_ff * (i + 1) / t), rows,
                               gate, up, post, ld, row_id, row_pos};
     }
-    int started = 0;
-    for (int i = 1; i < t; i++) {
-        if (pthread_create(&tid[i], NULL, accumulate_thread, &jobs[i]) != 0) break;
-        started = i;
-    }
-    accumulate_range(&jobs[0]);
-    for (int i = started + 1; i < t; i++) accumulate_range(&jobs[i]); // threads that did not start
-    for (int i = 1; i <= started; i++) pthread_join(tid[i], NULL);
+    run_jobs(accumulate_thread, jobs, sizeof jobs[0], t);
 }
 
 // Merge b into a (same shape): counts and sums add, top-k lists merge under the total order.
@@ -303,20 +315,10 @@ static void *offer_range(void *arg) {
 // the order is total, so the lists do not depend on the candidates' order or the thread count.
 void wcos_stats_offer(wcos_stats *s, int layer, const wcos_cand *c, int64_t n, const int64_t *row_id,
                       const int32_t *row_pos) {
-    enum { MAX_THREADS = 64 };
-    int t = s->threads < MAX_THREADS ? s->threads : MAX_THREADS;
-    if (n < 65536) t = 1;
+    const int t = threads_for(s, n);
     const int nq = 4 * s->n_ff;
     offer_job jobs[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
     for (int i = 0; i < t; i++)
         jobs[i] = (offer_job){s, layer, (int)((int64_t)nq * i / t), (int)((int64_t)nq * (i + 1) / t), c, n, row_id, row_pos};
-    int started = 0;
-    for (int i = 1; i < t; i++) {
-        if (pthread_create(&tid[i], NULL, offer_range, &jobs[i]) != 0) break;
-        started = i;
-    }
-    offer_range(&jobs[0]);
-    for (int i = started + 1; i < t; i++) offer_range(&jobs[i]);
-    for (int i = 1; i <= started; i++) pthread_join(tid[i], NULL);
+    run_jobs(offer_range, jobs, sizeof jobs[0], t);
 }

@@ -136,6 +136,9 @@ func BuildSpec(cfg Config) (hooks.Spec, error) {
 // done are saved to Out+".partial/checkpoint.safetensors"; a run with the same inputs resumes there
 // and writes outputs byte-identical to an uninterrupted run's, one with other inputs is refused.
 func Run(cfg Config) (*Summary, error) {
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 4
 	}
@@ -212,7 +215,7 @@ func Run(cfg Config) (*Summary, error) {
 		if err := ck.restore(prev, res, cfg.BatchSize); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(progressOr(cfg.Progress), "resuming from %s: %d of %d rows, %d of %d tokens done\n", ck.Path, res.rows, n, res.tokens, total)
+		fmt.Fprintf(cfg.Progress, "resuming from %s: %d of %d rows, %d of %d tokens done\n", ck.Path, res.rows, n, res.tokens, total)
 	}
 	bar := progress.New(cfg.Progress, "entropy", "tok", total-res.tokens)
 	lastSave, sinceSave := time.Now(), 0
@@ -292,13 +295,6 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	os.RemoveAll(ck.Dir)
 	return sum, nil
-}
-
-func progressOr(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	return w
 }
 
 func readRows(cfg Config, m *bindings.Model) ([][]int32, error) {

@@ -55,6 +55,9 @@ var errStopped = errors.New("stopped (test)")
 // run's; one made with other inputs (or unreadable) is refused with a one-line error naming the file
 // and the first difference, and left as it is.
 func Run(cfg Config) (*Summary, error) {
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 4
 	}
@@ -147,7 +150,7 @@ func Run(cfg Config) (*Summary, error) {
 			return nil, ck.Damaged(err)
 		}
 		sum.Tokens, sum.Rows, resumeRows = prev.Tokens, prev.Rows, prev.Rows
-		fmt.Fprintf(progressOr(cfg.Progress), "resuming from %s: %d rows, %d tokens done\n", ck.Path, prev.Rows, prev.Tokens)
+		fmt.Fprintf(cfg.Progress, "resuming from %s: %d rows, %d tokens done\n", ck.Path, prev.Rows, prev.Tokens)
 	}
 	checkRows := func() error {
 		if rowsChecked {
@@ -265,11 +268,4 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	os.RemoveAll(ck.Dir)
 	return sum, nil
-}
-
-func progressOr(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	return w
 }
