@@ -114,6 +114,22 @@ func TestSourcesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestEmptyTextKeepsBOS: HF's tokenizer("") with add_bos_token gives [BOS], a one-token row that
+// counts towards MaxTokens; without BOS there is nothing to keep.
+func TestEmptyTextKeepsBOS(t *testing.T) {
+	path := write(t, filepath.Join(t.TempDir(), "e.jsonl"), jsonlText([]string{"ab", "", "c"}))
+	got, err := readAll(t, path, &byteTok{}, Options{})
+	want := [][]int32{textRow("ab", 3), {(&byteTok{}).EOS()}, textRow("c", 2)}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("rows %v, %v; want %v", got, err, want)
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Fatalf("row %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
 func TestTruncationAndBOS(t *testing.T) {
 	doc := strings.Repeat("x", 100)
 	path := write(t, filepath.Join(t.TempDir(), "a.jsonl"), jsonlText([]string{doc})+jsonlIDs([][]int32{slices.Repeat([]int32{5}, 20)}))
@@ -225,7 +241,7 @@ func TestBadInput(t *testing.T) {
 		{"string id", p("strid.jsonl", `{"input_ids": ["a"]}`), &byteTok{}, Options{}, `strid.jsonl:1: input_ids[0] = "a" is not an integer id`},
 		{"input_ids not an array", p("ids-obj.jsonl", `{"input_ids": {"a": 1}}`), &byteTok{}, Options{}, `ids-obj.jsonl:1: "input_ids" is not an array`},
 		{"empty input_ids", p("empty.jsonl", `{"input_ids": []}`), &byteTok{}, Options{}, "empty.jsonl:1: empty input_ids"},
-		{"empty text", p("emptytext.jsonl", `{"text": ""}`), &byteTok{}, Options{}, "emptytext.jsonl:1: empty text"},
+		{"empty text without BOS", p("emptytext.jsonl", `{"text": ""}`), &byteTok{}, Options{NoBOS: true}, "emptytext.jsonl:1: empty text"},
 		{"null input_ids and no text", p("nullids.jsonl", `{"input_ids": null}`), &byteTok{}, Options{}, `nullids.jsonl:1: "input_ids" is null`},
 		{"null input_ids forced", p("nullids2.jsonl", `{"input_ids": null, "text": "x"}`), &byteTok{}, Options{Field: FieldInputIDs}, `nullids2.jsonl:1: "input_ids" is null`},
 		{"null text", p("nulltext.jsonl", `{"text": null}`), &byteTok{}, Options{}, `nulltext.jsonl:1: "text" is null`},

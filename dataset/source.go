@@ -238,8 +238,8 @@ func (r *reader) convert(rec record) ([]int32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tokenize: %w", err)
 		}
-		if len(ids) == 0 {
-			return nil, errors.New("empty text")
+		if len(ids) == 0 && !bos {
+			return nil, errors.New("empty text (and no BOS to keep as the row)")
 		}
 		vocab := r.tok.VocabSize()
 		for i, id := range ids {
