@@ -42,6 +42,7 @@ var (
 // GGML_BACKEND_PATH=<file>.
 func initBackend() {
 	initOnce.Do(func() {
+		installCrashDiag()
 		C.wcos_log_verbose(C.bool(os.Getenv("WCOS_VERBOSE") != ""))
 		C.llama_log_set(C.ggml_log_callback(C.wcos_log), nil)
 		if env := os.Getenv("WCOS_BACKEND_PATH"); env != "" {

@@ -21,6 +21,7 @@ var initOnce sync.Once
 // errors to stderr, the rest only with WCOS_VERBOSE=1.
 func initBackend() {
 	initOnce.Do(func() {
+		installCrashDiag()
 		C.wcos_log_verbose(C.bool(os.Getenv("WCOS_VERBOSE") != ""))
 		C.llama_log_set(C.ggml_log_callback(C.wcos_log), nil)
 		C.llama_backend_init()

@@ -56,6 +56,8 @@ type Context struct {
 	metrics bool
 	met     TokenMetrics // a PerRow decode's metrics, computed part by part on the host
 	metN    int          // tokens of met done
+	// residual: the hooks capture the residual stream after every layer (hooks.Spec.Residual).
+	residual bool
 }
 
 // NewContext creates a context for decoding up to opt.MaxRows sequences of opt.MaxTokens tokens in all.
@@ -198,6 +200,10 @@ func (c *Context) SetHooks(spec hooks.Spec) error {
 	}
 	C.wcos_hooks_condition(c.hooks, C.int(gate), C.int(post))
 	C.wcos_hooks_scale(c.hooks, C.bool(spec.Scale))
+	if C.wcos_hooks_residual(c.hooks, C.bool(spec.Residual)) != 0 {
+		return c.hookErr("residual capture")
+	}
+	c.residual = spec.Residual
 	return nil
 }
 
@@ -271,6 +277,9 @@ func (c *Context) Decode(rows [][]int32) error {
 	for l := 0; l < c.model.NLayer(); l++ {
 		if seen := int(C.wcos_hooks_rows_seen(c.hooks, C.int(l))); seen != 0 && seen != total {
 			return fmt.Errorf("decode: layer %d hooks saw %d of %d tokens", l, seen, total)
+		}
+		if seen := int(C.wcos_hooks_residual_rows(c.hooks, C.int(l))); c.residual && seen != total {
+			return fmt.Errorf("decode: the residual stream after layer %d has %d of %d tokens", l, seen, total)
 		}
 	}
 	c.nTok = total
@@ -347,6 +356,20 @@ func (c *Context) Scales() []float32 {
 		return nil
 	}
 	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nTok)...)
+}
+
+// Residual copies the residual stream after layer (TransformerLens blocks.L.hook_resid_post, node
+// l_out-L) at every token of the last decode: [tokens, NEmbd] row-major, in decode order, after any
+// ablation in that layer. Nil unless the hooks were set with Spec.Residual.
+func (c *Context) Residual(layer int) []float32 {
+	if !c.residual || c.nTok == 0 || layer < 0 || layer >= c.model.NLayer() {
+		return nil
+	}
+	p := C.wcos_hooks_residuals(c.hooks, C.int(layer))
+	if p == nil || int(C.wcos_hooks_residual_rows(c.hooks, C.int(layer))) != c.nTok {
+		return nil
+	}
+	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nTok*c.model.NEmbd())...)
 }
 
 // TokenMetrics are per-token metrics of one decode, in decode order.

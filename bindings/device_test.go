@@ -58,7 +58,7 @@ func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc
 	cases := []hookCase{
 		{name: "capture+scale", spec: hooks.Spec{Capture: hooks.Capture{1: {0, 5, nff - 1}, 4: nil}, Scale: true}},
 		{name: "capture/ubatch=24", ubatch: 24, spec: hooks.Spec{Capture: hooks.Capture{0: {3, 2, 1}, 7: nil}, Scale: true}},
-		{name: "zero ablation gate-post+", spec: hooks.Spec{Capture: hooks.Capture{nl - 1: nil},
+		{name: "zero ablation gate-post+", spec: hooks.Spec{Capture: hooks.Capture{nl - 1: nil}, Residual: true,
 			Ablation: &hooks.Ablation{Neurons: abl, Signs: signs, Gate: -1, Post: 1}}},
 		{name: "value ablation gate+/ubatch=24", ubatch: 24, spec: hooks.Spec{
 			Ablation: &hooks.Ablation{Neurons: abl, Values: vals, Signs: signs, Gate: 1}}},
@@ -66,7 +66,7 @@ func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc
 		{name: "stats+ablation/ubatch=24", ubatch: 24, stats: true, rpt: 7, spec: hooks.Spec{
 			Ablation: &hooks.Ablation{Neurons: abl, Signs: signs, Post: -1}}},
 		{name: "per-row/stats+ablation+capture", perRow: true, stats: true, spec: hooks.Spec{Capture: hooks.Capture{2: {7, 9}},
-			Scale: true, Ablation: &hooks.Ablation{Neurons: abl, Signs: signs, Gate: -1}}},
+			Scale: true, Residual: true, Ablation: &hooks.Ablation{Neurons: abl, Signs: signs, Gate: -1}}},
 	}
 	same := func(a, b []float32) bool {
 		if tol == 0 {
@@ -123,6 +123,11 @@ func compareHookPaths(t *testing.T, gpuLayers int, setup func(base, dev *run, tc
 						if len(a) != nTok*n || !same(a, b) {
 							t.Fatalf("%s: capture layer %d kind %d differs (len %d/%d, max %.3g)", at, l, k, len(a), len(b), maxAbsDiff(a, b))
 						}
+					}
+				}
+				for l := 0; tc.spec.Residual && l < nl; l++ {
+					if a, b := base.ctx.Residual(l), dev.ctx.Residual(l); len(a) != nTok*probe.m.NEmbd() || !same(a, b) {
+						t.Fatalf("%s: residual after layer %d differs (len %d/%d, max %.3g)", at, l, len(a), len(b), maxAbsDiff(a, b))
 					}
 				}
 				if tc.spec.Scale && !same(base.ctx.Scales(), dev.ctx.Scales()) {

@@ -4,3 +4,6 @@ package bindings
 func TuneDevice(c *Context, mode int, candCap int64, rowsPerThread int) {
 	c.tuneDevice(mode, candCap, rowsPerThread)
 }
+
+// FaultInC exposes faultInC to the external tests.
+func FaultInC() { faultInC() }

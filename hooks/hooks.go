@@ -130,6 +130,9 @@ type Spec struct {
 	Capture  Capture
 	Ablation *Ablation
 	Scale    bool // record the final LayerNorm scale per token
+	// Residual records the residual stream after every layer (hook_resid_post) at every token:
+	// NLayer × tokens × d_model floats per decode (bindings.Context.Residual).
+	Residual bool
 }
 
 // Validate checks neuron ranges against a model's shape.

@@ -64,6 +64,10 @@ struct wcos_hooks {
     void *stage;                  // host staging for downloads
     size_t stage_size;
     bool *pending;                // [n_layer] the layer has device totals not yet folded into stats
+    // The residual stream after each layer (l_out-L, hook_resid_post), captured when want_resid.
+    bool want_resid;
+    float *resid;                 // [n_layer, max_rows, n_embd]
+    int *resid_rows;              // [n_layer] rows captured in the current decode
     char err[256];
 };
 
@@ -108,6 +112,8 @@ void wcos_hooks_free(wcos_hooks *h) {
     free(h->loss);
     free(h->rank);
     free(h->scale);
+    free(h->resid);
+    free(h->resid_rows);
     free(h->row_id);
     free(h->row_pos);
     free(h->layers);
@@ -184,11 +190,38 @@ void wcos_hooks_scale(wcos_hooks *h, bool on) {
 
 const float *wcos_hooks_scales(const wcos_hooks *h) { return h->scale; }
 
+int wcos_hooks_residual(wcos_hooks *h, bool on) {
+    h->want_resid = on;
+    if (!on || h->resid) return 0;
+    h->resid = malloc(sizeof(float) * (size_t)h->n_layer * (size_t)h->max_rows * (size_t)h->n_embd);
+    h->resid_rows = calloc((size_t)h->n_layer, sizeof(int));
+    if (!h->resid || !h->resid_rows) {
+        free(h->resid);
+        free(h->resid_rows);
+        h->resid = NULL;
+        h->resid_rows = NULL;
+        h->want_resid = false;
+        return set_err(h, "out of memory for the residual stream (%d layers × %d rows)", h->n_layer, h->max_rows);
+    }
+    return 0;
+}
+
+const float *wcos_hooks_residuals(const wcos_hooks *h, int layer) {
+    if (!h->resid || layer < 0 || layer >= h->n_layer) return NULL;
+    return h->resid + (size_t)layer * (size_t)h->max_rows * (size_t)h->n_embd;
+}
+
+int wcos_hooks_residual_rows(const wcos_hooks *h, int layer) {
+    if (!h->resid_rows || layer < 0 || layer >= h->n_layer) return 0;
+    return h->resid_rows[layer];
+}
+
 int wcos_hooks_begin(wcos_hooks *h, int n_rows) {
     if (n_rows > h->max_rows) return set_err(h, "decode of %d tokens exceeds the hook capacity %d", n_rows, h->max_rows);
     for (int l = 0; l < h->n_layer; l++) h->layers[l].rows_seen = 0;
     h->scale_rows = 0;
     h->metrics_rows = 0;
+    if (h->resid_rows) memset(h->resid_rows, 0, sizeof(int) * (size_t)h->n_layer);
     h->err[0] = 0;
     return 0;
 }
@@ -549,6 +582,28 @@ static bool on_last_out(wcos_hooks *h, struct ggml_tensor *t) {
     return true;
 }
 
+// on_resid copies the rows of l_out-L (the residual stream after layer L) into the capture buffer, in
+// decode order. No device kernel: a device tensor's few rows come over with ggml_backend_tensor_get.
+// The last layer only holds the rows that requested logits (engine.md §4.3); Decode asks for all.
+static bool on_resid(wcos_hooks *h, struct ggml_tensor *t, int layer) {
+    if (t->type != GGML_TYPE_F32 || t->ne[0] != h->n_embd || t->ne[2] != 1 || t->ne[3] != 1 || !ggml_is_contiguous(t)) {
+        set_err(h, "unexpected l_out-%d layout (n_embd %d)", layer, (int)t->ne[0]);
+        return false;
+    }
+    const int rows = (int)t->ne[1], r0 = h->resid_rows[layer];
+    if (r0 + rows > h->max_rows) {
+        set_err(h, "l_out-%d saw more than %d rows in one decode", layer, h->max_rows);
+        return false;
+    }
+    float *dst = (float *)wcos_hooks_residuals(h, layer) + (size_t)r0 * (size_t)h->n_embd;
+    if (t->buffer == NULL || ggml_backend_buffer_is_host(t->buffer))
+        memcpy(dst, t->data, ggml_nbytes(t));
+    else
+        ggml_backend_tensor_get(t, dst, 0, ggml_nbytes(t));
+    h->resid_rows[layer] += rows;
+    return true;
+}
+
 // on_logits computes the per-token metrics where the logits are (device path only: on the host,
 // Context.Metrics reads llama.cpp's copy with its own threads).
 static bool on_logits(wcos_hooks *h, struct ggml_tensor *t) {
@@ -616,9 +671,12 @@ bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
         if (ask) return layer_active(h, &h->layers[layer]);
         return on_swiglu(h, t, layer);
     }
-    if (h->want_scale && parse_node(t->name, "l_out") == h->n_layer - 1) {
-        if (ask) return true;
-        return on_last_out(h, t);
+    layer = parse_node(t->name, "l_out");
+    if (layer >= 0 && layer < h->n_layer) {
+        const bool scale = h->want_scale && layer == h->n_layer - 1;
+        if (ask) return scale || h->want_resid;
+        if (h->want_resid && !on_resid(h, t, layer)) return false;
+        return scale ? on_last_out(h, t) : true;
     }
     return ask ? false : true;
 }

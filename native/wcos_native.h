@@ -34,6 +34,15 @@ void wcos_hooks_condition(wcos_hooks *h, int gate, int post);
 void wcos_hooks_scale(wcos_hooks *h, bool on);
 const float *wcos_hooks_scales(const wcos_hooks *h);
 
+// Capture the residual stream after every layer (node l_out-L = TransformerLens hook_resid_post) at
+// every token: n_embd floats per row and layer, [n_layer, max_rows, n_embd] in all (allocated on the
+// first call with on). Values are those the next layer reads, i.e. after any ablation in layer L.
+int wcos_hooks_residual(wcos_hooks *h, bool on);
+// Layer `layer`'s rows of the last decode, [max_rows, n_embd] in decode order (NULL if never enabled),
+// and how many rows it saw.
+const float *wcos_hooks_residuals(const wcos_hooks *h, int layer);
+int wcos_hooks_residual_rows(const wcos_hooks *h, int layer);
+
 // Called before each llama_decode with the number of tokens it holds (all of which request logits).
 int wcos_hooks_begin(wcos_hooks *h, int n_rows);
 // Rows seen by layer `layer` in the current decode (equals n_rows after a complete decode).
@@ -90,6 +99,9 @@ int wcos_hooks_positions(wcos_hooks *h, const int64_t *row_id, const int32_t *ro
 
 // Pin an already dlopened library (a ggml backend) in memory until exit; false if it is not loaded.
 bool wcos_pin_library(const char *path);
+// crashdiag.c: on the first fault, print the pc and the library callers on the stack, then let the
+// previous (Go's) handler report it (WCOS_CRASH_DIAG=1).
+void wcos_crash_diag_install(void);
 
 // Log sink for llama.cpp/ggml: errors go to stderr, everything else only when verbose is set.
 void wcos_log(int level, const char *text, void *user_data);

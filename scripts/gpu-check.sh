@@ -48,8 +48,8 @@ keep() {
 		head -n 30 "$2"
 		echo ...
 		local c
-		c=$(grep -nE '^(SIGSEGV|SIGABRT|SIGBUS|SIGILL|SIGFPE|fatal error|panic|signal )' "$2" | head -n 1 | cut -d: -f1)
-		[ -n "$c" ] && ((c > 30)) && { sed -n "${c},$((c + 29))p" "$2"; echo ...; }
+		c=$(grep -nE '^(wcos crash diag|SIGSEGV|SIGABRT|SIGBUS|SIGILL|SIGFPE|fatal error|panic|signal )' "$2" | head -n 1 | cut -d: -f1)
+		[ -n "$c" ] && ((c > 30)) && { sed -n "${c},$((c + 59))p" "$2"; echo ...; }
 		tail -n 30 "$2"
 	} >"$OUT/$1.txt" 2>/dev/null
 }
@@ -66,6 +66,9 @@ TEST=$W/build/bindings-dyn.test
 LIB=$W/build/lib
 say "unpacked: $(du -sh "$W/build" | cut -f1) in $(elapsed)s; libs: $(cd "$LIB" && ls | tr '\n' ' ')"
 export WCOS_CACHE=$W/cache
+# A fault in a native library prints its pc and the library callers first (native/crashdiag.c); the
+# wcos addresses resolve here afterwards with `go tool addr2line` on the same build.
+export WCOS_CRASH_DIAG=1
 "$BIN" synth --help >/dev/null 2>&1 || say "FAIL: $BIN has no synth command (register synthCommand in cmd/wcos/main.go, make cuda-host)"
 
 # ---------- (a) the card ----------
