@@ -6,12 +6,15 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/wcos-dev/wcos/internal/quantile"
 )
 
 // BoxRow is one row of box plots: one distribution per group, on a shared y range.
@@ -113,11 +116,11 @@ func (b *boxen) Plot(c draw.Canvas, p *plot.Plot) {
 		for _, lv := range boxenLevels {
 			mix := func(v uint32) uint8 { return uint8(float64(v>>8)*lv.shade + 255*(1-lv.shade)) }
 			fill := color.NRGBA{mix(cr), mix(cg), mix(cb), 255}
-			r := vg.Rectangle{Min: vg.Point{X: trX(x - lv.half), Y: trY(quantile(s, lv.lo))},
-				Max: vg.Point{X: trX(x + lv.half), Y: trY(quantile(s, lv.hi))}}
+			r := vg.Rectangle{Min: vg.Point{X: trX(x - lv.half), Y: trY(quantile.Sorted(s, lv.lo))},
+				Max: vg.Point{X: trX(x + lv.half), Y: trY(quantile.Sorted(s, lv.hi))}}
 			c.FillPolygon(fill, c.ClipPolygonXY(rectPts(r)))
 		}
-		med := trY(quantile(s, 0.5))
+		med := trY(quantile.Sorted(s, 0.5))
 		c.StrokeLine2(draw.LineStyle{Color: color.NRGBA{0x40, 0x40, 0x40, 255}, Width: vg.Points(1)}, trX(x-0.38), med, trX(x+0.38), med)
 		for _, v := range []float64{s[0], s[len(s)-1]} {
 			c.DrawGlyph(draw.GlyphStyle{Color: color.NRGBA{0x60, 0x60, 0x60, 255}, Radius: vg.Points(1.2), Shape: draw.CircleGlyph{}}, vg.Point{X: trX(x), Y: trY(v)})
@@ -125,20 +128,13 @@ func (b *boxen) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
-func quantile(sorted []float64, q float64) float64 {
-	pos := q * float64(len(sorted)-1)
-	i := int(pos)
-	if i >= len(sorted)-1 {
-		return sorted[len(sorted)-1]
-	}
-	f := pos - float64(i)
-	return sorted[i]*(1-f) + sorted[i+1]*f
-}
-
-// HistPanel is one histogram panel.
+// HistPanel is one histogram panel: its Values, or else Counts already binned.
 type HistPanel struct {
 	Title  string
 	Values []float64
+	// Counts, if set, are the panel's counts in len(Counts) equal bins over the grid's XRange (for data
+	// too large to hold: binned while streamed); Values and the grid's Bins are then ignored.
+	Counts []float64
 	Lines  []Line
 }
 
@@ -156,10 +152,17 @@ type HistGrid struct {
 	FontSize              font.Length // default 9 pt
 }
 
-// Figure lays the panels out row by row with the legend below.
+// Figure lays the panels out row by row with the legend below. Panel titles may have several lines
+// ("\n"); panels grow by the extra lines, so their data areas keep their height.
 func (g HistGrid) Figure() *Figure {
+	size := float64(cmp.Or(g.FontSize, 9))
 	pw := cmp.Or(g.PanelSize, 2*vg.Inch)
-	return g.figure(false, 60, pw, pw*3/4, vg.Points(float64(cmp.Or(g.FontSize, 9))*2.5))
+	extra := 0
+	for _, p := range g.Panels {
+		extra = max(extra, strings.Count(p.Title, "\n"))
+	}
+	ph := pw*3/4 + vg.Points(size*1.15*1.2*float64(extra)) // newPlot's title size, one line each
+	return g.figure(false, 60, pw, ph, vg.Points(size*2.5))
 }
 
 // figure draws HistGrid and FracHistGrid (frac: bars are fractions of each panel's values): pw × ph
@@ -214,7 +217,11 @@ func histBins(panels []HistPanel, r [2]float64, n int, frac bool) (bins [][]plot
 	bins = make([][]plotter.HistogramBin, len(panels))
 	lo = 1
 	for i, pn := range panels {
-		bins[i] = binned(pn.Values, r, n)
+		if pn.Counts != nil {
+			bins[i] = counted(pn.Counts, r)
+		} else {
+			bins[i] = binned(pn.Values, r, n)
+		}
 		var total float64
 		for _, b := range bins[i] {
 			total += b.Weight
@@ -247,6 +254,15 @@ func binned(vs []float64, r [2]float64, n int) []plotter.HistogramBin {
 		}
 		i := max(0, min(n-1, int((v-r[0])/wd)))
 		bins[i].Weight++
+	}
+	return bins
+}
+
+// counted lays pre-binned counts out as len(counts) equal bins over r.
+func counted(counts []float64, r [2]float64) []plotter.HistogramBin {
+	bins := binned(nil, r, len(counts))
+	for i, c := range counts {
+		bins[i].Weight = c
 	}
 	return bins
 }

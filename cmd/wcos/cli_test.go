@@ -112,54 +112,62 @@ func TestCLIBadInput(t *testing.T) {
 		{"merge different k", []string{"merge", "--model", model, filepath.Join(s2, "summary.safetensors"), filepath.Join(s3, "summary.safetensors")}, []string{filepath.Join(s3, "summary.safetensors"), "k 3", "k 2"}},
 	}
 	for _, c := range cases {
-		for _, existing := range []bool{false, true} {
-			out := filepath.Join(dir, "out")
-			os.RemoveAll(out)
-			var before []string
-			if existing {
-				if err := os.MkdirAll(out, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				writeFile(t, filepath.Join(out, "keep.txt"), "earlier result")
-				before = tree(t, out)
+		// Case flags after the common ones, so that they win; merge's flags before its summaries.
+		args := append(append([]string{c.args[0]}, common...), c.args[1:]...)
+		if c.args[0] == "merge" {
+			args = append([]string{"merge"}, c.args[1:]...)
+		}
+		checkBadInput(t, dir, c.name, args, c.want)
+	}
+}
+
+// checkBadInput runs wcos with args and "--out DIR/out" twice, without and with an existing output
+// folder: each must fail with a one-line error containing every string of want, leave an existing
+// folder as it was, and leave no output, temporary or checkpoint folder.
+func checkBadInput(t *testing.T, dir, name string, args, want []string) {
+	t.Helper()
+	for _, existing := range []bool{false, true} {
+		out := filepath.Join(dir, "out")
+		os.RemoveAll(out)
+		var before []string
+		if existing {
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				t.Fatal(err)
 			}
-			// Case flags after the common ones, so that they win; merge's flags before its summaries.
-			args := append(append([]string{c.args[0]}, common...), c.args[1:]...)
-			args = append(args, "--out", out)
-			if c.args[0] == "merge" {
-				args = append([]string{"merge", "--out", out}, c.args[1:]...)
+			writeFile(t, filepath.Join(out, "keep.txt"), "earlier result")
+			before = tree(t, out)
+		}
+		// --out before any positional arguments (merge's summaries).
+		err := runCLI(t, append([]string{args[0], "--out", out}, args[1:]...)...)
+		if err == nil {
+			t.Errorf("%s (existing out %v): no error", name, existing)
+			continue
+		}
+		msg := err.Error()
+		if !existing {
+			t.Logf("%-42s wcos: %s", name, msg)
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%s: error is not one line: %q", name, msg)
+		}
+		for _, w := range want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: error %q does not contain %q", name, msg, w)
 			}
-			err := runCLI(t, args...)
-			if err == nil {
-				t.Errorf("%s (existing out %v): no error", c.name, existing)
-				continue
+		}
+		if existing {
+			if after := tree(t, out); !slices.Equal(before, after) {
+				t.Errorf("%s: existing output folder changed:\nbefore %v\nafter  %v", name, before, after)
 			}
-			msg := err.Error()
-			if !existing {
-				t.Logf("%-42s wcos: %s", c.name, msg)
-			}
-			if strings.Contains(msg, "\n") {
-				t.Errorf("%s: error is not one line: %q", c.name, msg)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("%s: error %q does not contain %q", c.name, msg, w)
-				}
-			}
-			if existing {
-				if after := tree(t, out); !slices.Equal(before, after) {
-					t.Errorf("%s: existing output folder changed:\nbefore %v\nafter  %v", c.name, before, after)
-				}
-			} else if _, err := os.Stat(out); err == nil {
-				t.Errorf("%s: output folder %s exists after the error", c.name, out)
-			}
-			if ents, _ := filepath.Glob(filepath.Join(dir, ".out*")); len(ents) > 0 {
-				t.Errorf("%s: temporary files left: %v", c.name, ents)
-			}
-			if _, err := os.Stat(out + ".partial"); err == nil {
-				t.Errorf("%s: checkpoint folder %s.partial left", c.name, out)
-				os.RemoveAll(out + ".partial")
-			}
+		} else if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: output folder %s exists after the error", name, out)
+		}
+		if ents, _ := filepath.Glob(filepath.Join(dir, ".out*")); len(ents) > 0 {
+			t.Errorf("%s: temporary files left: %v", name, ents)
+		}
+		if _, err := os.Stat(out + ".partial"); err == nil {
+			t.Errorf("%s: checkpoint folder %s.partial left", name, out)
+			os.RemoveAll(out + ".partial")
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/wcos-dev/wcos/internal/quantile"
 )
 
 // Zero-mean orthonormal basis of a 3-dimensional subspace of R^4: planted vectors built from it are
@@ -246,7 +248,7 @@ func TestOffDiagQuantiles(t *testing.T) {
 			qs := []float64{0, 0.025, 0.5, 0.95, 0.975, 1}
 			got := offDiagQuantiles(c, n, abs, qs)
 			for i, q := range qs {
-				if want := sortedQuantile(all, q); got[i] != want {
+				if want := quantile.Sorted(all, q); got[i] != want {
 					t.Errorf("n=%d abs=%v q=%v: %v, want %v", n, abs, q, got[i], want)
 				}
 			}

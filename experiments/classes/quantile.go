@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/wcos-dev/wcos/internal/quantile"
 )
 
 // Quantiles of up to d_mlp² float32 cosines (121 M for OLMo-7B) by bucket selection instead of a
@@ -18,24 +20,6 @@ type binner struct{ lo, scale float32 }
 func (b binner) bin(x float32) int {
 	i := int((x - b.lo) * b.scale)
 	return max(0, min(nbins-1, i))
-}
-
-// torchPositions returns, per quantile q, the 0-based ranks k0 ≤ k1 and the weight of k1 for
-// torch.quantile's "linear" interpolation over n values: position q·(n−1).
-func torchPositions(q float64, n int64) (k0, k1 int64, w float64) {
-	pos := q * float64(n-1)
-	k0 = int64(math.Floor(pos))
-	k0 = max(0, min(n-1, k0))
-	k1 = min(k0+1, n-1)
-	return k0, k1, pos - float64(k0)
-}
-
-// lerp is torch.lerp: exact at both ends.
-func lerp(a, b, w float64) float64 {
-	if w < 0.5 {
-		return a + w*(b-a)
-	}
-	return b - (b-a)*(1-w)
 }
 
 // offDiagQuantiles returns torch-style linear-interpolated quantiles of the off-diagonal entries
@@ -90,7 +74,7 @@ func offDiagQuantiles(c []float32, n int, abs bool, qs []float64) []float64 {
 	}
 	var ranks []int64
 	for _, q := range qs {
-		k0, k1, _ := torchPositions(q, total)
+		k0, k1, _ := quantile.Positions(q, total)
 		ranks = append(ranks, k0, k1)
 	}
 	needs := make([]need, len(ranks))
@@ -132,18 +116,9 @@ func offDiagQuantiles(c []float32, n int, abs bool, qs []float64) []float64 {
 		slices.Sort(v)
 	}
 	for i, q := range qs {
-		_, _, w := torchPositions(q, total)
+		_, _, w := quantile.Positions(q, total)
 		a, bb := needs[2*i], needs[2*i+1]
-		out[i] = lerp(float64(vals[a.bin][a.idx]), float64(vals[bb.bin][bb.idx]), w)
+		out[i] = quantile.Lerp(float64(vals[a.bin][a.idx]), float64(vals[bb.bin][bb.idx]), w)
 	}
 	return out
-}
-
-// sortedQuantile is the same quantile over an already sorted slice.
-func sortedQuantile(s []float64, q float64) float64 {
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	k0, k1, w := torchPositions(q, int64(len(s)))
-	return lerp(s[k0], s[k1], w)
 }

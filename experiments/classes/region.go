@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/wcos-dev/wcos/bindings"
+	"github.com/wcos-dev/wcos/internal/quantile"
 )
 
 // RegionMode selects how the layer-specific randomness regions are computed (spec §2.5). They are a
@@ -148,9 +149,9 @@ func SampledRegion(w *LayerWeights, proc Processing, sign []int8, p float64, pai
 	for _, s := range [][]float64{lo, go_, gl} {
 		slices.Sort(s)
 	}
-	r.LinOut = [2]float64{sortedQuantile(lo, p/2), sortedQuantile(lo, 1-p/2)}
-	r.GateOut = [2]float64{sortedQuantile(go_, p/2), sortedQuantile(go_, 1-p/2)}
-	r.GateLin = sortedQuantile(gl, 1-p)
+	r.LinOut = [2]float64{quantile.Sorted(lo, p/2), quantile.Sorted(lo, 1-p/2)}
+	r.GateOut = [2]float64{quantile.Sorted(go_, p/2), quantile.Sorted(go_, 1-p/2)}
+	r.GateLin = quantile.Sorted(gl, 1-p)
 	se.LinOut = [2]float64{quantileSE(lo, p/2), quantileSE(lo, 1-p/2)}
 	se.GateOut = [2]float64{quantileSE(go_, p/2), quantileSE(go_, 1-p/2)}
 	se.GateLin = quantileSE(gl, 1-p)

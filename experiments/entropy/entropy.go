@@ -1,6 +1,7 @@
 package entropy
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,8 +78,8 @@ type Summary struct {
 	MeanScale   float64 `json:"mean_log_scale"`
 	Ablated     int     `json:"ablated_neurons"`
 	Ablation    string  `json:"ablation"`
-	Condition   string  `json:"condition"`
-	TokensPerS  float64 `json:"-"` // timing: in run.json, so that summary.json is the same for a resumed run
+	Condition   string  `json:"condition"` // "none", or as the reference names it: gate-_post+, gate+_postNone
+	TokensPerS  float64 `json:"-"`         // timing: in run.json, so that summary.json is the same for a resumed run
 	Model       string  `json:"model"`
 	ModelDesc   string  `json:"model_desc"`
 }
@@ -263,7 +264,10 @@ func Run(cfg Config) (*Summary, error) {
 		if sum.Ablation == "" {
 			sum.Ablation = "zero"
 		}
-		sum.Condition = fmt.Sprintf("gate%s_post%s", cfg.Gate, cfg.Post)
+		sum.Condition = "none"
+		if cfg.Gate != 0 || cfg.Post != 0 {
+			sum.Condition = fmt.Sprintf("gate%s_post%s", cmp.Or(cfg.Gate.String(), "None"), cmp.Or(cfg.Post.String(), "None"))
+		}
 	}
 
 	tmp, err := atomicfile.TempDir(cfg.Out)

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wcos-dev/wcos/data"
+	"github.com/wcos-dev/wcos/experiments/attributes"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/runinfo"
+	"github.com/wcos-dev/wcos/models"
+	"github.com/wcos-dev/wcos/neuronsets"
+)
+
+func attributesCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attributes",
+		Usage:     "attributes rate of the subject's residual stream per layer (logit lens), clean and with a neuron set ablated",
+		UsageText: "wcos attributes [--model M] [--facts FILE] [--neurons CLASS [--n-neurons N|F|CLASS] | --neurons L.N,…|@FILE [--baseline-neurons L.N,…|@FILE]] [--ablation zero|mean --means FILE] [--gate +|-] [--post +|-] [--topk 50] [--out DIR]",
+		Description: `The attributes-rate experiment (paper-spec §5, after Geva et al. 2023): for every fact, the prompt
+(BOS + prompt) is run up to the last token of the subject, and the residual stream after each layer
+(hook_resid_post) at that token is read through the logit lens (· W_U, no final LayerNorm). The
+attributes rate of a layer is the percentage of its top-k tokens (stopwords and tokens of ≤ 2
+characters removed) that are tokens of the subject's known attributes (--attributes, the stand-in for
+the subject's Wikipedia paragraphs); -1 (left out of means) when nothing is left or the subject has no
+attributes. Record "emb" reads the mean embedding of the subject's tokens the same way.
+
+Runs clean, then with --neurons ablated, then with --baseline-neurons ablated (e.g. a random
+same-layer baseline). --neurons may name an RW class, with --n-neurons as in wcos entropy: the paper's
+named set and its random baseline (paper-spec §3) are then drawn from the model's classes and both
+run. The ablations are the entropy experiment's: zero or mean (--ablation mean --means),
+at every token or only where the gate (--gate) and/or the refactored activation s_n·post (--post) has
+the given sign. A fact whose subject is not in its prompt is skipped and counted in summary.json.
+
+Writes DIR/records.parquet and DIR/records.csv (one row per fact, layer and set: subject tokens,
+position, top-k tokens, cleaned tokens, rate), DIR/rates_by_layer.csv (mean, std and 95 % bootstrap
+CI per set and layer over facts with rate > -1), DIR/attributes_<intervention>.png/.svg (mean rate vs
+layer with 95 % CI bands), DIR/summary.json and DIR/run.json, all at once at the end.
+
+Examples:
+  wcos attributes                                          # embedded tiny-olmo and facts, clean only
+  wcos attributes --neurons weakening --out out/attr_w           # the class and its random baseline
+  wcos attributes --neurons 5.0,5.1,7.100 --baseline-neurons 5.7,5.300,7.9 --out out/attr
+  wcos attributes --neurons @weakening.txt --set-name weakening --gate - --post + --out out/attr_w
+  wcos attributes --neurons @cw.txt --ablation mean --means freqs-out/summary.safetensors --max-facts 200
+  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts known_olmo.jsonl --attributes wiki_attrs.json`,
+		Flags: slices.Concat([]cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
+			&cli.StringFlag{Name: "facts", Usage: "JSONL of facts with id, subject, prompt (default: the embedded 1,580 facts)"},
+			&cli.StringFlag{Name: "attributes", Usage: "JSON {\"subject\": [\"attribute\", …]} (default: the embedded subject_attributes.json)"},
+		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), []cli.Flag{
+			&cli.StringFlag{Name: "set-name", Usage: "name of the --neurons set in the outputs (default: the class's reference name, the @FILE's name, else \"set\")"},
+			&cli.StringFlag{Name: "baseline-neurons", Usage: "baseline set to ablate in a third run (named SET_baseline); a class in --neurons brings its own"},
+			&cli.IntFlag{Name: "topk", Value: attributes.DefaultTopK, Usage: "tokens read from the logit lens per layer"},
+			&cli.IntFlag{Name: "max-facts", Usage: "use only the first N facts (0: all)"},
+			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
+			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
+			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
+			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
+			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/attributes-TIME)"},
+		}),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("attributes: unexpected argument %q (options go before --, see --help)", c.Args().First())
+			}
+			cfg := attributes.Config{
+				Ablation: c.String("ablation"), Refactor: c.Bool("refactor"), TopK: c.Int("topk"), MaxFacts: c.Int("max-facts"),
+				Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), Progress: os.Stderr,
+			}
+			if cfg.TopK < 1 || cfg.MaxFacts < 0 {
+				return fmt.Errorf("--topk %d, --max-facts %d: want --topk ≥ 1 and --max-facts ≥ 0", cfg.TopK, cfg.MaxFacts)
+			}
+			if cfg.Ablation != "zero" && cfg.Ablation != "mean" {
+				return fmt.Errorf("bad --ablation %q: want zero or mean", cfg.Ablation)
+			}
+			av, err := parseAblationValues(c)
+			if err != nil {
+				return err
+			}
+			cfg.Gate, cfg.Post, cfg.Summary, cfg.Means = av.gate, av.post, av.summary, av.means
+			// A class name is validated here and drawn once the model is known (below).
+			set, err := parseNeuronSetFlags("--neurons", c.String("neurons"), c.String("n-neurons"), !isNeuronList(c.String("neurons")))
+			if err != nil {
+				return err
+			}
+			if c.IsSet("neurons") && !set.named {
+				name := c.String("set-name")
+				if p, ok := strings.CutPrefix(c.String("neurons"), "@"); ok && name == "" {
+					name = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+				}
+				cfg.Set = &attributes.Set{Name: name, Neurons: set.list}
+			}
+			if c.IsSet("baseline-neurons") {
+				if cfg.Set == nil {
+					return fmt.Errorf("--baseline-neurons needs --neurons with a neuron list (a class brings its own baseline)")
+				}
+				ns, err := hooks.ParseNeurons(c.String("baseline-neurons"))
+				if err != nil {
+					return err
+				}
+				cfg.Baseline = &attributes.Set{Neurons: ns}
+			}
+			if set.named {
+				cfg.Set = &attributes.Set{} // drawn below
+			}
+			if cfg.Set == nil && (c.IsSet("ablation") || c.IsSet("means") || cfg.Gate != 0 || cfg.Post != 0) {
+				return fmt.Errorf("--ablation/--means/--gate/--post need --neurons")
+			}
+			// Inputs: checked before any output folder is made.
+			if cfg.Facts, err = embeddedOr(c.String("facts"), "facts/facts.jsonl"); err != nil {
+				return fmt.Errorf("--facts: %w", err)
+			}
+			if cfg.Attributes, err = embeddedOr(c.String("attributes"), "facts/subject_attributes.json"); err != nil {
+				return fmt.Errorf("--attributes: %w", err)
+			}
+			if _, err := attributes.ReadFacts(cfg.Facts); err != nil {
+				return err
+			}
+			if _, err := attributes.ReadAttributes(cfg.Attributes); err != nil {
+				return err
+			}
+			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
+				return err
+			}
+			var named *neuronSet
+			if set.named {
+				cm, err := classesModel(c.String("model"), cfg.Model)
+				if err != nil {
+					return err
+				}
+				ns, err := set.resolve(cm, os.Stderr)
+				if err != nil {
+					return err
+				}
+				named = ns
+				sel := ns.Selection
+				name := cmp.Or(c.String("set-name"), sel.Name+neuronsets.ConditionSuffix(cfg.Gate.String(), cfg.Post.String()))
+				cfg.Set = &attributes.Set{Name: name, Neurons: sel.Neurons}
+				cfg.Baseline = &attributes.Set{Neurons: sel.Baseline}
+				for _, w := range ns.Warnings {
+					fmt.Fprintln(os.Stderr, "warning:", w)
+				}
+				fmt.Fprintf(os.Stderr, "neuron set %s: %s\n", name, (&neuronSet{Neurons: sel.Neurons, NLayers: ns.NLayers}).layerSummary())
+			}
+			if cfg.Out, err = freshOut(c.String("out"), "attributes"); err != nil {
+				return err
+			}
+			opts := map[string]any{
+				"model": cfg.Model, "facts": cfg.Facts, "attributes": cfg.Attributes, "neurons": c.String("neurons"),
+				"set_name": c.String("set-name"), "baseline_neurons": c.String("baseline-neurons"), "ablation": cfg.Ablation,
+				"means": c.String("means"), "gate": cfg.Gate.String(), "post": cfg.Post.String(), "refactor": cfg.Refactor,
+				"topk": cfg.TopK, "max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads,
+				"gpu_layers": cfg.GPULayers, "out": cfg.Out,
+			}
+			if named != nil {
+				set := &neuronSet{Neurons: named.Selection.Neurons, Name: cfg.Set.Name, Selection: named.Selection, NLayers: named.NLayers}
+				set.record(opts, c.String("n-neurons"), false, "")
+				opts["baseline_list"] = neuronStrings(named.Selection.Baseline)
+			}
+			cfg.RunInfo = runinfo.New("attributes", opts)
+			mi, err := runinfo.Hash(cfg.Model)
+			if err != nil {
+				return err
+			}
+			cfg.RunInfo.Model, cfg.ModelSHA256 = &mi, mi.SHA256
+			for _, p := range []string{cfg.Facts, cfg.Attributes, c.String("means")} {
+				if fi, err := runinfo.Hash(p); err == nil && p != "" {
+					cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
+				}
+			}
+			res, err := attributes.Run(cfg)
+			if err != nil {
+				return err
+			}
+			printAttributesSummary(res, cfg.Out)
+			return nil
+		},
+	}
+}
+
+// embeddedOr returns path if given (it must exist), else the embedded data file name extracted into
+// the cache.
+func embeddedOr(path, name string) (string, error) {
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return "", err
+		}
+		return path, nil
+	}
+	cache, err := models.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return data.Extract(cache, name)
+}
+
+func printAttributesSummary(r *attributes.Result, out string) {
+	s := r.Summary
+	fmt.Printf("\n%-10s %s\n", "model", filepath.Base(s.Model)+"  ("+s.ModelDesc+")")
+	fmt.Printf("%-10s %d of %d used (%d skipped: subject not in the prompt; %d without attributes), top-%d\n", "facts",
+		s.FactsUsed, s.Facts, s.Skipped, s.NoAttributes, s.TopK)
+	fmt.Printf("%-10s", "layer")
+	for _, set := range s.Sets {
+		fmt.Printf(" %16s", set.Name)
+	}
+	fmt.Println()
+	layers := []string{"emb"}
+	for l := 0; l < s.Layers; l++ {
+		layers = append(layers, fmt.Sprint(l))
+	}
+	for _, l := range layers {
+		fmt.Printf("%-10s", l)
+		for _, set := range s.Sets {
+			cell := "-"
+			for _, lr := range r.Rates {
+				if lr.Set == set.Name && lr.Layer == l && lr.N > 0 {
+					cell = fmt.Sprintf("%.2f [%.2f,%.2f]", lr.Mean, lr.Low, lr.High)
+				}
+			}
+			fmt.Printf(" %16s", cell)
+		}
+		fmt.Println()
+	}
+	fmt.Printf("wrote %s/{records.parquet,records.csv,rates_by_layer.csv,%s,summary.json,run.json}\n", out, s.Figure)
+}

@@ -1,0 +1,478 @@
+package attributes
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+
+	"github.com/wcos-dev/wcos/bindings"
+	"github.com/wcos-dev/wcos/experiments/entropy"
+	"github.com/wcos-dev/wcos/experiments/freqs"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/atomicfile"
+	"github.com/wcos-dev/wcos/internal/progress"
+	"github.com/wcos-dev/wcos/internal/runinfo"
+)
+
+// DefaultTopK is the reference's --topk.
+const DefaultTopK = 50
+
+// Set is a named neuron set to ablate. An empty set ablates nothing (its records equal the clean ones).
+type Set struct {
+	Name    string
+	Neurons []hooks.Neuron
+}
+
+// Config is one attributes run.
+type Config struct {
+	Model       string // GGUF file
+	ModelSHA256 string // checked against a --means summary's model
+	Facts       string // facts.jsonl
+	Attributes  string // subject_attributes.json
+	// Set and Baseline are ablated in turn after the clean run (nil: not run). A Baseline's name
+	// defaults to Set's name + "_baseline".
+	Set, Baseline *Set
+	Ablation      string                   // "" or "zero", "mean"
+	Means         map[hooks.Neuron]float32 // explicit values for mean ablation, or
+	Summary       *freqs.Summary           // a freqs summary: conditional means (paper-spec §4.3)
+	Gate, Post    hooks.Sign
+	Refactor      bool // post condition on s_n·post (paper default); false: raw sign
+	TopK          int  // 0: DefaultTopK
+	MaxFacts      int  // use the first MaxFacts facts (0: all)
+	Exact         bool
+	Threads       int
+	GPULayers     int
+	Out           string
+	Progress      io.Writer
+	RunInfo       *runinfo.Info // written as run.json with the outputs when set
+}
+
+// Record is one logit-lens reading: a fact, a layer ("emb" or the layer index) and a set.
+type Record struct {
+	FactID        int32    `parquet:"fact_id"`
+	Subject       string   `parquet:"subject"`
+	Relation      string   `parquet:"relation"`
+	Prompt        string   `parquet:"prompt"`
+	SubjectTokens []string `parquet:"subject_tokens,list"`
+	Position      int32    `parquet:"position"` // of the last subject token, BOS = 0
+	Layer         string   `parquet:"layer"`
+	Set           string   `parquet:"set"`
+	Intervention  string   `parquet:"intervention"`
+	TopK          []string `parquet:"top_k,list"`
+	TopKClean     []string `parquet:"top_k_clean,list"`
+	NumClean      int32    `parquet:"num_clean"`
+	Rate          float64  `parquet:"rate"`
+}
+
+// SetInfo describes one evaluated set in summary.json.
+type SetInfo struct {
+	Name         string   `json:"name"`
+	Neurons      int      `json:"neurons"`
+	Intervention string   `json:"intervention"`
+	List         []string `json:"neuron_list,omitempty"`
+}
+
+// Summary is what summary.json holds.
+type Summary struct {
+	Model        string    `json:"model"`
+	ModelDesc    string    `json:"model_desc"`
+	Facts        int       `json:"facts"`      // in the file (or the first MaxFacts)
+	FactsUsed    int       `json:"facts_used"` // with the subject in the prompt
+	Skipped      int       `json:"skipped_facts"`
+	SkippedIDs   []int     `json:"skipped_fact_ids,omitempty"`
+	NoAttributes int       `json:"facts_without_attributes"` // their records rate -1
+	Subjects     int       `json:"subjects"`
+	TopK         int       `json:"topk"`
+	Layers       int       `json:"layers"`
+	Sets         []SetInfo `json:"sets"`
+	Records      int       `json:"records"`
+	Excluded     int       `json:"excluded_records"` // rate -1
+	// MeanRateLastLayer is each set's mean rate at the last layer over facts with rate > -1 (null: none).
+	MeanRateLastLayer map[string]*float64 `json:"mean_rate_last_layer"`
+	Figure            string              `json:"figure"`
+}
+
+// Result is what Run computed (also written to Out).
+type Result struct {
+	Summary *Summary
+	Records []Record
+	Rates   []LayerRate
+}
+
+// ErrNoFacts: no fact of the file has its subject in its prompt.
+var ErrNoFacts = errors.New("no usable fact")
+
+// prepared is one fact ready to run.
+type prepared struct {
+	fact       Fact
+	tokens     []int32 // BOS + prompt, cut after the last subject token
+	subj       []int32
+	subjStr    []string
+	attrTokens map[string]bool // nil: the subject has no attributes
+}
+
+// Intervention names an ablation as the reference does (zero_ablation, mean_ablation) with the
+// gate/post condition appended when there is one.
+func Intervention(ablation string, gate, post hooks.Sign) string {
+	s := cmp.Or(ablation, "zero") + "_ablation"
+	if gate != 0 || post != 0 {
+		s += fmt.Sprintf("_gate%s_post%s", gate, post)
+	}
+	return s
+}
+
+// Run executes the experiment and writes records.parquet, records.csv, rates_by_layer.csv, the figure
+// attributes_<intervention>.{png,svg}, summary.json and run.json into cfg.Out, atomically.
+func Run(cfg Config) (*Result, error) {
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	if cfg.TopK <= 0 {
+		cfg.TopK = DefaultTopK
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = runtime.NumCPU()
+	}
+	if cfg.Set == nil && cfg.Baseline != nil {
+		return nil, errors.New("a baseline set needs a set (--neurons)")
+	}
+	if cfg.Set != nil {
+		cfg.Set.Name = cmp.Or(cfg.Set.Name, "set")
+		if cfg.Set.Name == "clean" {
+			return nil, errors.New(`set name "clean" is reserved for the run without ablation`)
+		}
+		if cfg.Baseline != nil {
+			cfg.Baseline.Name = cmp.Or(cfg.Baseline.Name, cfg.Set.Name+"_baseline")
+			if cfg.Baseline.Name == cfg.Set.Name || cfg.Baseline.Name == "clean" {
+				return nil, fmt.Errorf("baseline set name %q clashes with another set", cfg.Baseline.Name)
+			}
+		}
+	}
+	facts, err := ReadFacts(cfg.Facts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxFacts > 0 && len(facts) > cfg.MaxFacts {
+		facts = facts[:cfg.MaxFacts]
+	}
+	attrs, err := ReadAttributes(cfg.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ModelSHA256 == "" && cfg.Summary != nil {
+		fi, err := runinfo.Hash(cfg.Model)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ModelSHA256 = fi.SHA256
+	}
+	m, err := bindings.LoadModel(cfg.Model, bindings.ModelOptions{GPULayers: cfg.GPULayers})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	nl, d := m.NLayer(), m.NEmbd()
+
+	// Hook specs: validate every set before any work.
+	type run struct {
+		name, intervention string
+		spec               hooks.Spec
+		n                  int
+		list               []string
+	}
+	runs := []run{{name: "clean", intervention: "none", spec: hooks.Spec{Residual: true}}}
+	for _, s := range []*Set{cfg.Set, cfg.Baseline} {
+		if s == nil {
+			continue
+		}
+		if err := (hooks.Spec{Ablation: &hooks.Ablation{Neurons: s.Neurons}}).Validate(nl, m.NFF()); err != nil {
+			return nil, fmt.Errorf("neuron set %q: %v (%s)", s.Name, err, cfg.Model)
+		}
+		spec, err := buildSpec(cfg, s.Neurons)
+		if err != nil {
+			return nil, fmt.Errorf("neuron set %q: %w", s.Name, err)
+		}
+		r := run{name: s.Name, intervention: Intervention(cfg.Ablation, cfg.Gate, cfg.Post), spec: spec, n: len(s.Neurons)}
+		for _, n := range s.Neurons {
+			r.list = append(r.list, n.String())
+		}
+		runs = append(runs, r)
+	}
+
+	sum := &Summary{Model: cfg.Model, ModelDesc: m.Desc(), Facts: len(facts), TopK: cfg.TopK, Layers: nl}
+	preps, err := prepare(m, facts, attrs, sum)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Facts, err)
+	}
+	wu, emb, err := readUnembedding(cfg.Model, m.VocabSize(), d)
+	if err != nil {
+		return nil, err
+	}
+	maxTok := 1
+	for _, p := range preps {
+		maxTok = max(maxTok, len(p.tokens))
+	}
+	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: maxTok, MaxRows: 1, Threads: cfg.Threads, Exact: cfg.Exact})
+	if err != nil {
+		return nil, err
+	}
+	defer ctx.Close()
+
+	lens := &lens{wu: wu, vocab: m.VocabSize(), d: d, k: cfg.TopK, threads: cfg.Threads, tok: m}
+	var records []Record
+	bar := progress.New(cfg.Progress, "attributes", "facts", int64(len(preps)*len(runs)))
+	for _, r := range runs {
+		if err := ctx.SetHooks(r.spec); err != nil {
+			return nil, fmt.Errorf("set %s: %w", r.name, err)
+		}
+		sum.Sets = append(sum.Sets, SetInfo{Name: r.name, Neurons: r.n, Intervention: r.intervention, List: r.list})
+		for _, p := range preps {
+			if err := ctx.Decode([][]int32{p.tokens}); err != nil {
+				return nil, fmt.Errorf("fact %d (%s): %w", p.fact.ID, r.name, err)
+			}
+			pos := len(p.tokens) - 1
+			rowsIn := make([]float32, 0, (nl+1)*d)
+			for l := 0; l < nl; l++ {
+				res := ctx.Residual(l)
+				if res == nil {
+					return nil, fmt.Errorf("fact %d: no residual stream captured after layer %d", p.fact.ID, l)
+				}
+				rowsIn = append(rowsIn, res[pos*d:(pos+1)*d]...)
+			}
+			layers := make([]string, nl)
+			for l := range layers {
+				layers[l] = strconv.Itoa(l)
+			}
+			if r.name == "clean" { // the subject's mean embedding: independent of any ablation
+				rowsIn = append(rowsIn, meanRows(emb, p.subj, d)...)
+				layers = append(layers, "emb")
+			}
+			tops, err := lens.top(rowsIn, len(layers))
+			if err != nil {
+				return nil, err
+			}
+			for i, layer := range layers {
+				clean := CleanTokens(tops[i])
+				records = append(records, Record{
+					FactID: int32(p.fact.ID), Subject: p.fact.Subject, Relation: p.fact.Relation, Prompt: p.fact.Prompt,
+					SubjectTokens: p.subjStr, Position: int32(pos), Layer: layer, Set: r.name, Intervention: r.intervention,
+					TopK: tops[i], TopKClean: clean, NumClean: int32(len(clean)), Rate: Rate(clean, p.attrTokens, cfg.TopK),
+				})
+			}
+			bar.Add(1)
+		}
+	}
+	bar.Finish()
+	res := &Result{Summary: sum, Records: records}
+	setNames := make([]string, len(runs))
+	for i, r := range runs {
+		setNames[i] = r.name
+	}
+	res.Rates = RatesByLayer(records, setNames, nl)
+	sum.Records = len(records)
+	for _, r := range records {
+		if r.Rate < 0 {
+			sum.Excluded++
+		}
+	}
+	sum.MeanRateLastLayer = map[string]*float64{}
+	for _, name := range setNames {
+		sum.MeanRateLastLayer[name] = nil
+		for _, lr := range res.Rates {
+			if lr.Set == name && lr.Layer == strconv.Itoa(nl-1) && lr.N > 0 {
+				sum.MeanRateLastLayer[name] = &lr.Mean
+			}
+		}
+	}
+
+	tmp, err := atomicfile.TempDir(cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	intervention := "clean"
+	if len(runs) > 1 {
+		intervention = runs[1].intervention
+	}
+	if err := writeOutputs(tmp, res, setNames, intervention, nl); err != nil {
+		return nil, err
+	}
+	if cfg.RunInfo != nil {
+		if err := cfg.RunInfo.Write(tmp); err != nil {
+			return nil, err
+		}
+	}
+	if err := atomicfile.ReplaceDir(tmp, cfg.Out); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// buildSpec is the entropy experiment's hook spec for neurons (zero/mean, conditions, refactor signs),
+// capturing the residual stream; no neurons: no ablation.
+func buildSpec(cfg Config, neurons []hooks.Neuron) (hooks.Spec, error) {
+	if len(neurons) == 0 {
+		return hooks.Spec{Residual: true}, nil
+	}
+	spec, err := entropy.BuildSpec(entropy.Config{Model: cfg.Model, ModelSHA256: cfg.ModelSHA256, Neurons: neurons,
+		Ablation: cfg.Ablation, Means: cfg.Means, Summary: cfg.Summary, Gate: cfg.Gate, Post: cfg.Post, Refactor: cfg.Refactor})
+	if err != nil {
+		return spec, err
+	}
+	spec.Scale, spec.Residual = false, true
+	return spec, nil
+}
+
+// prepare tokenises the facts, finds their subjects and the subjects' attribute tokens; facts whose
+// subject is not in the prompt are skipped and counted in sum.
+func prepare(m *bindings.Model, facts []Fact, attrs map[string][]string, sum *Summary) ([]prepared, error) {
+	bos := m.EOS() // OLMo has no BOS: the EOS id is prepended (dolma-small, HF add_bos_token)
+	attrToks := map[string]map[string]bool{}
+	subjects := map[string]bool{}
+	var out []prepared
+	for _, f := range facts {
+		ids, err := m.Tokenize(f.Prompt)
+		if err != nil {
+			return nil, fmt.Errorf("fact %d: %v", f.ID, err)
+		}
+		pieces := make([]string, len(ids))
+		for i, id := range ids {
+			pieces[i] = m.TokenText(id)
+		}
+		start, end, err := FindSubject(pieces, f.Subject)
+		if err != nil {
+			sum.Skipped++
+			sum.SkippedIDs = append(sum.SkippedIDs, f.ID)
+			continue
+		}
+		p := prepared{fact: f, tokens: append([]int32{bos}, ids[:end]...), subj: ids[start:end]}
+		for _, id := range p.subj {
+			p.subjStr = append(p.subjStr, TokenString(m, id))
+		}
+		if a, ok := attrs[f.Subject]; ok && len(a) > 0 {
+			if _, done := attrToks[f.Subject]; !done {
+				if attrToks[f.Subject], err = AttributeTokens(m, a); err != nil {
+					return nil, fmt.Errorf("subject %q: %v", f.Subject, err)
+				}
+			}
+			p.attrTokens = attrToks[f.Subject]
+		} else {
+			sum.NoAttributes++
+		}
+		subjects[f.Subject] = true
+		out = append(out, p)
+	}
+	sum.FactsUsed, sum.Subjects = len(out), len(subjects)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: the subject of none of the %d facts is in its prompt", ErrNoFacts, len(facts))
+	}
+	return out, nil
+}
+
+// readUnembedding reads W_U as [vocab, d] rows (output.weight, or the token embedding when tied) and
+// the token embedding.
+func readUnembedding(path string, vocab, d int) (wu, emb []float32, err error) {
+	g, err := bindings.OpenGGUF(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	tied := !g.Has("output.weight")
+	g.Close()
+	names := []string{"token_embd.weight"}
+	if !tied {
+		names = append(names, "output.weight")
+	}
+	ts, shapes, err := bindings.ReadGGUFTensors(path, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range names {
+		if sh := shapes[n]; len(sh) != 2 || int(sh[0]) != vocab || int(sh[1]) != d {
+			return nil, nil, fmt.Errorf("%s: %s has shape %v, want [%d %d]", path, n, sh, vocab, d)
+		}
+	}
+	emb = ts["token_embd.weight"]
+	wu = emb
+	if !tied {
+		wu = ts["output.weight"]
+	}
+	return wu, emb, nil
+}
+
+func meanRows(m []float32, ids []int32, d int) []float32 {
+	acc := make([]float64, d)
+	for _, id := range ids {
+		for i, v := range m[int(id)*d : (int(id)+1)*d] {
+			acc[i] += float64(v)
+		}
+	}
+	out := make([]float32, d)
+	for i := range acc {
+		out[i] = float32(acc[i] / float64(len(ids)))
+	}
+	return out
+}
+
+// lens is the logit lens: scores = x · W_U (no final LayerNorm), top-k token strings.
+type lens struct {
+	wu       []float32
+	vocab, d int
+	k        int
+	threads  int
+	tok      Tokenizer
+	buf      []float32
+}
+
+// top returns the top-k token strings of each of the n rows of x [n, d]. TransformerLens centres W_U
+// (subtracts each row's mean over the vocabulary) when it processes weights; that adds the same
+// constant to every token's score of one row and leaves the top-k unchanged, so W_U is used as stored.
+// Ties are broken by the lower token id.
+func (l *lens) top(x []float32, n int) ([][]string, error) {
+	if cap(l.buf) < n*l.vocab {
+		l.buf = make([]float32, n*l.vocab)
+	}
+	scores, err := bindings.MatMulNT(x, n, l.wu, l.vocab, l.d, l.buf[:n*l.vocab], l.threads)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]string, n)
+	for r := 0; r < n; r++ {
+		ids := TopK(scores[r*l.vocab:(r+1)*l.vocab], l.k)
+		out[r] = make([]string, len(ids))
+		for i, id := range ids {
+			out[r][i] = TokenString(l.tok, id)
+		}
+	}
+	return out, nil
+}
+
+// TopK returns the indices of the k largest scores, largest first (ties: lower index first).
+func TopK(scores []float32, k int) []int32 {
+	k = min(k, len(scores))
+	better := func(a, b int32) bool {
+		return scores[a] > scores[b] || (scores[a] == scores[b] && a < b)
+	}
+	top := make([]int32, 0, k+1)
+	for i := range scores {
+		id := int32(i)
+		if len(top) == k && !better(id, top[k-1]) {
+			continue
+		}
+		at, _ := slices.BinarySearchFunc(top, id, func(e, t int32) int {
+			if better(e, t) {
+				return -1
+			}
+			return 1
+		})
+		top = slices.Insert(top, at, id)
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	return top
+}

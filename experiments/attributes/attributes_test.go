@@ -1,0 +1,350 @@
+package attributes
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/wcos-dev/wcos/data"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/testmodels"
+)
+
+func TestMain(m *testing.M) { testmodels.Main(m) }
+
+func TestFindSubject(t *testing.T) {
+	cases := []struct {
+		name       string
+		pieces     []string
+		subject    string
+		start, end int
+		err        bool
+	}{
+		{"one token", []string{"The", " capital", " of", " Afghanistan", " is"}, "Afghanistan", 3, 4, false},
+		{"multi-token", []string{"Af", "ghan", "istan", " is", " located"}, "Afghanistan", 0, 3, false},
+		{"multi-word", []string{"The", " capital", " of", " American", " Sam", "oa", " is"}, "American Samoa", 3, 6, false},
+		{"match starts inside a token", []string{"The", " capital", " of", " Afghanistan"}, "ghanistan", 3, 4, false},
+		{"match ends inside a token", []string{"The", " Afghanistans"}, "Afghanistan", 1, 2, false},
+		{"first occurrence", []string{"Chad", " borders", " Chad"}, "Chad", 0, 1, false},
+		{"capitalised fallback", []string{"Iron", " is", " a"}, "iron", 0, 1, false},
+		{"exact case preferred over capitalised", []string{"Iron", " and", " iron"}, "iron", 2, 3, false},
+		{"capitalised multi-byte first letter", []string{"É", "cole", " is"}, "école", 0, 2, false},
+		{"not found", []string{"The", " capital", " of", " France"}, "Germany", 0, 0, true},
+		{"empty subject", []string{"The"}, "", 0, 0, true},
+		{"no tokens", nil, "France", 0, 0, true},
+	}
+	for _, c := range cases {
+		s, e, err := FindSubject(c.pieces, c.subject)
+		if (err != nil) != c.err || s != c.start || e != c.end {
+			t.Errorf("%s: FindSubject(%q, %q) = %d, %d, %v; want %d, %d, error %v", c.name, c.pieces, c.subject, s, e, err, c.start, c.end, c.err)
+		}
+	}
+}
+
+func TestRate(t *testing.T) {
+	attrs := map[string]bool{" Kabul": true, " Asia": true, "Islam": true, " Pashto": true}
+	cases := []struct {
+		name      string
+		top       []string
+		attrs     map[string]bool
+		k         int
+		wantClean []string
+		want      float64
+	}{
+		{"stopwords and short tokens removed", []string{" the", " Kabul", " of", "'s", " an", " Asia", " city"}, attrs, 50,
+			[]string{" Kabul", " Asia", " city"}, 100 * 2.0 / 3},
+		{"stopwords case-insensitively", []string{" The", " THE", " Will", " Kabul"}, attrs, 50, []string{" Kabul"}, 100},
+		{"whitespace stripped before the length test", []string{"   ab  ", "\nabc", " Kabul"}, attrs, 50, []string{"\nabc", " Kabul"}, 50},
+		{"characters, not bytes", []string{" éé", " ééé"}, attrs, 50, []string{" ééé"}, 0},
+		{"duplicates count once above, every time below", []string{" Kabul", " Kabul", " town", " Asia"}, attrs, 50,
+			[]string{" Kabul", " Kabul", " town", " Asia"}, 100 * 2.0 / 4},
+		{"exact strings: leading space matters", []string{"Kabul", " Islam"}, attrs, 50, []string{"Kabul", " Islam"}, 0},
+		{"only the first k clean tokens", []string{" Kabul", " town", " Asia", " Pashto"}, attrs, 2, []string{" Kabul", " town", " Asia", " Pashto"}, 50},
+		{"empty clean list is excluded", []string{" the", " of", "ab", " "}, attrs, 50, []string{}, -1},
+		{"no top-k at all", nil, attrs, 50, []string{}, -1},
+		{"subject without attributes is excluded", []string{" Kabul"}, nil, 50, []string{" Kabul"}, -1},
+		{"attributes that left no token rate 0", []string{" Kabul"}, map[string]bool{}, 50, []string{" Kabul"}, 0},
+	}
+	for _, c := range cases {
+		clean := CleanTokens(c.top)
+		if !reflect.DeepEqual(clean, c.wantClean) {
+			t.Errorf("%s: CleanTokens(%q) = %q, want %q", c.name, c.top, clean, c.wantClean)
+		}
+		if got := Rate(clean, c.attrs, c.k); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s: Rate(%q, k=%d) = %v, want %v", c.name, clean, c.k, got, c.want)
+		}
+	}
+}
+
+func TestStopwords(t *testing.T) {
+	if len(Stopwords) != 179 {
+		t.Errorf("%d stopwords, want NLTK's 179", len(Stopwords))
+	}
+	for _, w := range []string{"the", "you're", "wouldn't", "ma", "y", "should've"} {
+		if !Stopwords[w] {
+			t.Errorf("%q is not a stopword", w)
+		}
+	}
+}
+
+func TestTopK(t *testing.T) {
+	cases := []struct {
+		name   string
+		scores []float32
+		k      int
+		want   []int32
+	}{
+		{"order", []float32{1, 5, 3, 4, 2}, 3, []int32{1, 3, 2}},
+		{"ties by lower id", []float32{2, 7, 7, 1, 7}, 4, []int32{1, 2, 4, 0}},
+		{"k larger than n", []float32{0.5, -1}, 5, []int32{0, 1}},
+		{"negative scores", []float32{-3, -1, -2}, 1, []int32{1}},
+	}
+	for _, c := range cases {
+		if got := TopK(c.scores, c.k); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: TopK(%v, %d) = %v, want %v", c.name, c.scores, c.k, got, c.want)
+		}
+	}
+}
+
+// fakeTok splits on spaces (dropping them) and maps words to ids.
+type fakeTok struct{ ids map[string]int32 }
+
+func (f *fakeTok) Tokenize(text string) ([]int32, error) {
+	var out []int32
+	for _, w := range strings.Split(text, " ") {
+		if w != "" {
+			out = append(out, f.id(w))
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeTok) id(s string) int32 {
+	if id, ok := f.ids[s]; ok {
+		return id
+	}
+	f.ids[s] = int32(len(f.ids))
+	return f.ids[s]
+}
+
+func (f *fakeTok) TokenText(id int32) string {
+	for s, i := range f.ids {
+		if i == id {
+			return s
+		}
+	}
+	return ""
+}
+
+func TestAttributeTokens(t *testing.T) {
+	// The fake tokenizer gives "The", "Valley" for both " The Valley" and "The Valley": enough to see
+	// the filters (stopwords case-sensitively, at most 2 characters) and the deduplication.
+	tok := &fakeTok{ids: map[string]int32{}}
+	got, err := AttributeTokens(tok, []string{"The Valley", "of Asia", "UK"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"The": true, "Valley": true, "Asia": true}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("AttributeTokens = %v, want %v", got, want)
+	}
+}
+
+// TestRunEndToEnd runs the experiment on the embedded tiny-olmo over a handful of facts: clean alone,
+// then clean + a set ablated at layer 4 + an empty baseline set, and checks the outputs against each
+// other: the clean records do not depend on the sets run with them, ablating no neurons gives the
+// clean records exactly, ablating at layer 4 leaves layers 0–3 as they were and changes later layers,
+// the files hold what Run returned, a fact whose subject is not in its prompt is skipped and counted,
+// and a subject without attributes rates -1.
+func TestRunEndToEnd(t *testing.T) {
+	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	dir := t.TempDir()
+	attrPath, err := data.Extract(dir, "facts/subject_attributes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded, err := data.Extract(dir, "facts/facts.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := ReadFacts(embedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1580 {
+		t.Fatalf("embedded facts: %d, want 1580", len(all))
+	}
+	var lines []string
+	for _, f := range all[:5] {
+		b, _ := json.Marshal(f)
+		lines = append(lines, string(b))
+	}
+	lines = append(lines,
+		`{"id": 9001, "subject": "Atlantis", "relation": "capital", "prompt": "The capital of Atlantis is", "attribute": "Poseidonia"}`,
+		`{"id": 9002, "subject": "Narnia", "relation": "capital", "prompt": "The capital of Atlantis is", "attribute": "Cair Paravel"}`)
+	facts := filepath.Join(dir, "facts.jsonl")
+	if err := os.WriteFile(facts, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ablated []hooks.Neuron
+	for n := 0; n < 688; n += 4 {
+		ablated = append(ablated, hooks.Neuron{Layer: 4, Index: n})
+	}
+	base := Config{Model: model, Facts: facts, Attributes: attrPath, Threads: 1}
+	cleanOnly := base
+	cleanOnly.Out = filepath.Join(dir, "clean")
+	a, err := Run(cleanOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSets := base
+	withSets.Out = filepath.Join(dir, "sets")
+	withSets.Set = &Set{Name: "layer4", Neurons: ablated}
+	withSets.Baseline = &Set{Neurons: nil}
+	b, err := Run(withSets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nl, used = 8, 6
+	if s := b.Summary; s.Facts != 7 || s.FactsUsed != used || s.Skipped != 1 || !reflect.DeepEqual(s.SkippedIDs, []int{9002}) ||
+		s.NoAttributes != 1 || len(s.Sets) != 3 || s.Sets[2].Name != "layer4_baseline" {
+		t.Fatalf("summary: %+v", s)
+	}
+	bySet := map[string][]Record{}
+	for _, r := range b.Records {
+		bySet[r.Set] = append(bySet[r.Set], r)
+	}
+	if len(a.Records) != used*(nl+1) || len(bySet["clean"]) != used*(nl+1) || len(bySet["layer4"]) != used*nl || len(bySet["layer4_baseline"]) != used*nl {
+		t.Fatalf("records: clean-only run %d, clean %d, set %d, baseline %d", len(a.Records), len(bySet["clean"]), len(bySet["layer4"]), len(bySet["layer4_baseline"]))
+	}
+	if !reflect.DeepEqual(a.Records, bySet["clean"]) {
+		t.Error("clean records differ between a clean-only run and a run with sets")
+	}
+	cleanAt := map[string]Record{}
+	for _, r := range bySet["clean"] {
+		cleanAt[fmt.Sprint(r.FactID, "/", r.Layer)] = r
+		if r.FactID == 9001 && r.Rate != -1 {
+			t.Errorf("fact 9001 (no attributes) layer %s: rate %v, want -1", r.Layer, r.Rate)
+		}
+		if r.FactID != 9001 && r.Rate < 0 && r.NumClean > 0 {
+			t.Errorf("fact %d layer %s: rate %v with %d clean tokens", r.FactID, r.Layer, r.Rate, r.NumClean)
+		}
+		if len(r.TopK) != DefaultTopK {
+			t.Errorf("fact %d layer %s: %d top-k tokens", r.FactID, r.Layer, len(r.TopK))
+		}
+	}
+	changed := 0
+	for _, set := range []string{"layer4", "layer4_baseline"} {
+		for _, r := range bySet[set] {
+			c := cleanAt[fmt.Sprint(r.FactID, "/", r.Layer)]
+			same := reflect.DeepEqual(r.TopK, c.TopK) && r.Rate == c.Rate && r.NumClean == c.NumClean && r.Position == c.Position
+			layer, _ := strconv.Atoi(r.Layer)
+			switch {
+			case set == "layer4_baseline" && !same:
+				t.Errorf("empty set, fact %d layer %s: records differ from clean", r.FactID, r.Layer)
+			case set == "layer4" && layer < 4 && !same:
+				t.Errorf("ablation at layer 4 changed fact %d layer %d", r.FactID, layer)
+			case set == "layer4" && layer >= 4 && !same:
+				changed++
+			}
+		}
+	}
+	if changed == 0 {
+		t.Error("ablating 172 neurons of layer 4 changed no top-k list of layers 4–7")
+	}
+	t.Logf("ablation changed %d of %d records at layers 4–7", changed, used*4)
+
+	// Files.
+	out := withSets.Out
+	for _, f := range []string{"records.parquet", "records.csv", "rates_by_layer.csv", "attributes_zero_ablation.png",
+		"attributes_zero_ablation.svg", "summary.json"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cleanOnly.Out, "attributes_clean.png")); err != nil {
+		t.Errorf("clean-only figure: %v", err)
+	}
+	pq, err := parquet.ReadFile[Record](filepath.Join(out, "records.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pq) != len(b.Records) {
+		t.Fatalf("records.parquet: %d rows, want %d", len(pq), len(b.Records))
+	}
+	for i := range pq {
+		if !reflect.DeepEqual(pq[i], b.Records[i]) {
+			t.Fatalf("records.parquet row %d: %+v, want %+v", i, pq[i], b.Records[i])
+		}
+	}
+	rows := readCSV(t, filepath.Join(out, "records.csv"))
+	if len(rows) != len(b.Records)+1 || !reflect.DeepEqual(rows[0], RecordColumns) {
+		t.Fatalf("records.csv: %d rows, header %v", len(rows), rows[0])
+	}
+	for i, r := range b.Records {
+		var top []string
+		if err := json.Unmarshal([]byte(rows[i+1][9]), &top); err != nil || !reflect.DeepEqual(top, r.TopK) {
+			t.Fatalf("records.csv row %d top_k %q: %v", i+1, rows[i+1][9], err)
+		}
+		if rate, _ := strconv.ParseFloat(rows[i+1][12], 64); rate != r.Rate || rows[i+1][1] != r.Subject || rows[i+1][6] != r.Layer {
+			t.Fatalf("records.csv row %d: %v, want %+v", i+1, rows[i+1], r)
+		}
+	}
+	// rates_by_layer.csv: each mean is the mean of the records' rates > -1.
+	sums := map[string][2]float64{}
+	for _, r := range b.Records {
+		if r.Rate >= 0 {
+			k := r.Set + "/" + r.Layer
+			sums[k] = [2]float64{sums[k][0] + r.Rate, sums[k][1] + 1}
+		}
+	}
+	rl := readCSV(t, filepath.Join(out, "rates_by_layer.csv"))
+	if len(rl) != 1+(nl+1)+2*nl {
+		t.Fatalf("rates_by_layer.csv: %d rows, want %d", len(rl), 1+(nl+1)+2*nl)
+	}
+	for _, row := range rl[1:] {
+		s := sums[row[0]+"/"+row[1]]
+		mean, _ := strconv.ParseFloat(row[4], 64)
+		lo, _ := strconv.ParseFloat(row[6], 64)
+		hi, _ := strconv.ParseFloat(row[7], 64)
+		if n, _ := strconv.Atoi(row[2]); n != int(s[1]) || math.Abs(mean-s[0]/s[1]) > 1e-9 || lo > mean+1e-9 || hi < mean-1e-9 {
+			t.Errorf("rates_by_layer.csv %v: records give n %v, mean %v", row, s[1], s[0]/s[1])
+		}
+	}
+	rateOf := map[string]LayerRate{}
+	for _, lr := range b.Rates {
+		rateOf[lr.Set+"/"+lr.Layer] = lr
+	}
+	for l := 0; l < nl; l++ {
+		c, e := rateOf["clean/"+strconv.Itoa(l)], rateOf["layer4_baseline/"+strconv.Itoa(l)]
+		if c.N != e.N || c.Mean != e.Mean || c.Low != e.Low || c.High != e.High {
+			t.Errorf("layer %d: empty set's rate %+v differs from clean %+v", l, e, c)
+		}
+	}
+	for _, lr := range b.Rates {
+		t.Logf("%-16s layer %-3s mean rate %6.2f  95%% CI [%.2f, %.2f]  n %d", lr.Set, lr.Layer, lr.Mean, lr.Low, lr.High, lr.N)
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
+}

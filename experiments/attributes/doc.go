@@ -1,0 +1,29 @@
+// Package attributes is the attributes-rate experiment (paper-spec §5; Geva et al. 2023, "Dissecting
+// Recall", subject enrichment): for each fact, the residual stream after every layer at the last subject
+// token is read through the logit lens, and the attributes rate of a layer is the share of its top-k
+// tokens that are attribute tokens of the subject. Runs clean, with a neuron set ablated and with a
+// baseline set ablated, and compares the rates layer by layer.
+//
+// Per fact: tokens = BOS (the EOS id, as for OLMo) + tokenize(prompt); the subject's token range is found
+// by matching the subject (else its capitalised form) in the concatenated token pieces of the prompt
+// (FindSubject); position = its last token. Only tokens[:position+1] are run, with the ablation hooks
+// of the entropy experiment (zero or mean, --gate/--post conditions, refactor signs), capturing
+// hook_resid_post (node l_out-L) of every layer. For layer L the logit lens is resid_L · W_U without the
+// final LayerNorm; record "emb" is the mean embedding of the subject tokens · W_U (clean run only: it
+// does not depend on an ablation).
+//
+// Attribute tokens (the stand-in for the tokens of a subject's Wikipedia paragraphs): every token of
+// each attribute of the subject in subject_attributes.json, tokenised both as in running text
+// (" "+attribute) and at the start of a text (attribute), minus tokens whose strip() is an NLTK English
+// stopword (case-sensitive, as the reference's clean_df) or is at most 2 characters long.
+//
+// Rate (Rate): clean = top-k strings whose strip().lower() is not a stopword and whose strip() is longer
+// than 2 characters; rate = 100·|set(clean[:k]) ∩ attribute tokens| / len(clean), or -1 (excluded from
+// means) when clean is empty or the subject has no attributes.
+//
+// Differences from the reference code, on purpose: the reference loads the model without refactoring
+// but takes refactored means (paper-spec §10); here the means and post conditions use the refactor signs
+// consistently (or raw signs with Refactor false). Subject matching works on the tokens' bytes, so a
+// character split over two tokens does not shift the match. The BOS piece is not searched (a subject
+// such as "end" would otherwise match inside "<|endoftext|>").
+package attributes

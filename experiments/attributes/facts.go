@@ -1,0 +1,182 @@
+package attributes
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Fact is one line of facts.jsonl (ROME's known_1000 layout).
+type Fact struct {
+	ID        int    `json:"id"`
+	Subject   string `json:"subject"`
+	Relation  string `json:"relation"`
+	Template  string `json:"template"`
+	Prompt    string `json:"prompt"`
+	Attribute string `json:"attribute"`
+}
+
+// ReadFacts reads a JSONL file of facts; every line needs a subject and a prompt, and ids are unique.
+func ReadFacts(path string) ([]Fact, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	var out []Fact
+	seen := map[int]int{}
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" {
+			continue
+		}
+		var fa Fact
+		if err := json.Unmarshal([]byte(t), &fa); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		}
+		if fa.Subject == "" || fa.Prompt == "" {
+			return nil, fmt.Errorf("%s:%d: a fact needs a subject and a prompt", path, line)
+		}
+		if prev, ok := seen[fa.ID]; ok {
+			return nil, fmt.Errorf("%s:%d: fact id %d already on line %d", path, line, fa.ID, prev)
+		}
+		seen[fa.ID] = line
+		out = append(out, fa)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no facts", path)
+	}
+	return out, nil
+}
+
+// ReadAttributes reads subject_attributes.json: {"subject": ["attribute", …], …}.
+func ReadAttributes(path string) (map[string][]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string][]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: want {\"subject\": [\"attribute\", …]}: %v", path, err)
+	}
+	return m, nil
+}
+
+// ErrSubjectNotFound: the subject (nor its capitalised form) is not in the prompt's tokens.
+var ErrSubjectNotFound = errors.New("subject not found in the prompt")
+
+// FindSubject returns the token range [start, end) of subject in pieces, the texts of a prompt's tokens
+// (reference: find_token_range of Geva et al.): the first occurrence of subject in their concatenation,
+// else of the subject with its first letter upper-cased; start is the first token ending after the
+// match's first byte, end-1 the first token reaching its end.
+func FindSubject(pieces []string, subject string) (start, end int, err error) {
+	if subject == "" {
+		return 0, 0, ErrSubjectNotFound
+	}
+	whole := strings.Join(pieces, "")
+	at := strings.Index(whole, subject)
+	if at < 0 {
+		at = strings.Index(whole, capitalise(subject))
+	}
+	if at < 0 {
+		return 0, 0, ErrSubjectNotFound
+	}
+	stop := at + len(subject)
+	start, loc := -1, 0
+	for i, p := range pieces {
+		loc += len(p)
+		if start < 0 && loc > at {
+			start = i
+		}
+		if loc >= stop {
+			return start, i + 1, nil
+		}
+	}
+	return 0, 0, ErrSubjectNotFound // not reached: the match lies inside whole
+}
+
+// capitalise upper-cases the first letter (Python: s[0].upper() + s[1:]).
+func capitalise(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// Tokenizer is what the experiment needs of a model's tokenizer (bindings.Model has it).
+type Tokenizer interface {
+	Tokenize(text string) ([]int32, error)
+	TokenText(id int32) string
+}
+
+// TokenString is the string of one token as Hugging Face's to_str_tokens gives it: invalid UTF-8 (a
+// character split over tokens) becomes U+FFFD.
+func TokenString(tok Tokenizer, id int32) string {
+	return strings.ToValidUTF8(tok.TokenText(id), "\uFFFD")
+}
+
+// AttributeTokens is the set of string tokens of a subject's attributes, each tokenised as it appears
+// in running text (" "+attribute) and at the start of a text (attribute), without tokens whose strip()
+// is a stopword (case-sensitive, as the reference's clean_df) or has at most 2 characters.
+func AttributeTokens(tok Tokenizer, attrs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, a := range attrs {
+		for _, text := range []string{" " + a, a} {
+			ids, err := tok.Tokenize(text)
+			if err != nil {
+				return nil, fmt.Errorf("tokenizing attribute %q: %v", a, err)
+			}
+			for _, id := range ids {
+				s := TokenString(tok, id)
+				st := strings.TrimSpace(s)
+				if Stopwords[st] || utf8.RuneCountInString(st) <= 2 {
+					continue
+				}
+				out[s] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// CleanTokens keeps the predictions whose strip().lower() is not a stopword and whose strip() is longer
+// than 2 characters (the reference's top_k_preds_clean).
+func CleanTokens(top []string) []string {
+	out := []string{}
+	for _, s := range top {
+		st := strings.TrimSpace(s)
+		if Stopwords[strings.ToLower(st)] || utf8.RuneCountInString(st) <= 2 {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Rate is the attributes rate of cleaned predictions: 100·|set(clean[:k]) ∩ attrs| / len(clean[:k]), or
+// -1 (excluded) when the subject has no attributes (attrs nil) or nothing is left after cleaning. A
+// subject whose attributes left no token after filtering (attrs empty, not nil) rates 0, as a
+// reference subject whose paragraphs did.
+func Rate(clean []string, attrs map[string]bool, k int) float64 {
+	if k > 0 && len(clean) > k {
+		clean = clean[:k]
+	}
+	if attrs == nil || len(clean) == 0 {
+		return -1
+	}
+	hit := map[string]bool{}
+	for _, s := range clean {
+		if attrs[s] {
+			hit[s] = true
+		}
+	}
+	return 100 * float64(len(hit)) / float64(len(clean))
+}

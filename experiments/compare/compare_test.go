@@ -1,0 +1,453 @@
+package compare
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wcos-dev/wcos/internal/quantile"
+	"github.com/wcos-dev/wcos/internal/runinfo"
+	"github.com/wcos-dev/wcos/safetensors"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.md golden files")
+
+// fakeRun is a metrics.safetensors as wcos entropy writes it: [rows, width] per metric, lengths.
+type fakeRun struct {
+	lengths              []int32
+	width                int
+	entropy, loss, scale [][]float32 // per row; shorter rows are padded with pad
+	rank                 [][]int32
+	pad                  float32
+	model, dataset       string // run.json's model and data set sha256 ("": no run.json)
+	drop                 string // leave this tensor out
+}
+
+func (f fakeRun) write(t *testing.T, dir string) string {
+	t.Helper()
+	n := len(f.lengths)
+	flat := func(rows [][]float32) []float32 {
+		out := make([]float32, n*f.width)
+		for r := range n {
+			for c := range f.width {
+				out[r*f.width+c] = f.pad
+				if c < len(rows[r]) {
+					out[r*f.width+c] = rows[r][c]
+				}
+			}
+		}
+		return out
+	}
+	rank := make([]int32, n*f.width)
+	for r := range n {
+		for c := range f.width {
+			rank[r*f.width+c] = int32(f.pad)
+			if c < len(f.rank[r]) {
+				rank[r*f.width+c] = f.rank[r][c]
+			}
+		}
+	}
+	shape := []int64{int64(n), int64(f.width)}
+	var ts []safetensors.Tensor
+	for _, tt := range []safetensors.Tensor{
+		safetensors.F32("entropy", shape, flat(f.entropy)), safetensors.F32("loss", shape, flat(f.loss)),
+		safetensors.I32("rank", shape, rank), safetensors.F32("scale", shape, flat(f.scale)),
+		safetensors.I32("lengths", []int64{int64(n)}, f.lengths),
+	} {
+		if tt.Name != f.drop {
+			ts = append(ts, tt)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "metrics.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.model != "" {
+		info := runinfo.New("entropy", map[string]any{"dataset": "/data/d.jsonl"})
+		info.Model = &runinfo.FileInfo{Path: "/models/m.gguf", SHA256: f.model}
+		info.Inputs = []runinfo.FileInfo{{Path: "/data/d.jsonl", SHA256: f.dataset}}
+		if err := info.Write(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The synthetic runs: 3 rows of 3, 1 and 4 tokens in 5 columns. The ablated run's padding holds
+// garbage (7), which only explicit masking by the lengths leaves out.
+func cleanRun() fakeRun {
+	return fakeRun{
+		lengths: []int32{3, 1, 4}, width: 5,
+		entropy: [][]float32{{1, 2, 3}, {5}, {1, 1, 1, 1}},
+		loss:    [][]float32{{2, 3, 0}, {0}, {4, 4, 4, 0}},
+		rank:    [][]int32{{10, 0, 0}, {0}, {3, 3, 3, 0}},
+		scale:   [][]float32{{2, 2, 2}, {2}, {2, 2, 2, 2}},
+		model:   "aa", dataset: "dd",
+	}
+}
+
+func ablatedRun() fakeRun {
+	return fakeRun{
+		lengths: []int32{3, 1, 4}, width: 5, pad: 7,
+		entropy: [][]float32{{1, 1, 5}, {5}, {0, 2, 1, -1}}, // diffs 0 1 -2 | 0 | 1 -1 0 2
+		loss:    [][]float32{{1, 3, 9}, {9}, {4, 5, 2, 9}},  // diffs 1 0 | | 0 -1 2 (last token: garbage)
+		rank:    [][]int32{{7, 0, 9}, {9}, {5, 3, 0, 9}},    // diffs 3 0 | | -2 0 3
+		scale:   [][]float32{{2, 1, 4}, {2}, {2, 2, 2, 8}},  // log diffs 0 ln2 -ln2 | 0 | 0 0 0 -2ln2
+		model:   "aa", dataset: "dd",
+	}
+}
+
+// TestStatsSynthetic: every metric's statistics over all tokens and over changed tokens only, against
+// values worked out by hand (numpy.quantile, method "linear").
+func TestStatsSynthetic(t *testing.T) {
+	dir := t.TempDir()
+	clean := cleanRun().write(t, filepath.Join(dir, "clean"))
+	abl := ablatedRun().write(t, filepath.Join(dir, "abl"))
+	ln2 := math.Ln2
+	cases := []struct {
+		name        string
+		metric      string
+		changedOnly bool
+		want        Stats // Name, Tokens, Changed, N, Mean, Min, Q1, Median, Q3, Max
+	}{
+		{"entropy all", "entropy", false, Stats{Tokens: 8, Changed: 5, N: 8, Mean: 0.125, Min: -2, Q1: -0.25, Median: 0, Q3: 1, Max: 2}},
+		{"entropy changed", "entropy", true, Stats{Tokens: 8, Changed: 5, N: 5, Mean: 0.2, Min: -2, Q1: -1, Median: 1, Q3: 1, Max: 2}},
+		{"loss all", "loss", false, Stats{Tokens: 5, Changed: 3, N: 5, Mean: 0.4, Min: -1, Q1: 0, Median: 0, Q3: 1, Max: 2}},
+		{"loss changed", "loss", true, Stats{Tokens: 5, Changed: 3, N: 3, Mean: 2.0 / 3, Min: -1, Q1: 0, Median: 1, Q3: 1.5, Max: 2}},
+		{"rank all", "rank", false, Stats{Tokens: 5, Changed: 3, N: 5, Mean: 0.8, Min: -2, Q1: 0, Median: 0, Q3: 3, Max: 3}},
+		{"rank changed", "rank", true, Stats{Tokens: 5, Changed: 3, N: 3, Mean: 4.0 / 3, Min: -2, Q1: 0.5, Median: 3, Q3: 3, Max: 3}},
+		{"log_scale all", "log_scale", false, Stats{Tokens: 8, Changed: 3, N: 8, Mean: -ln2 / 4, Min: -2 * ln2, Q1: -ln2 / 4, Median: 0, Q3: 0, Max: ln2}},
+		{"log_scale changed (as scale)", "scale", true, Stats{Tokens: 8, Changed: 3, N: 3, Mean: -2 * ln2 / 3, Min: -2 * ln2, Q1: -1.5 * ln2, Median: -ln2, Q3: 0, Max: ln2}},
+	}
+	for _, tc := range cases {
+		out := filepath.Join(dir, "out", strings.ReplaceAll(tc.name, " ", "_"))
+		res, err := Compare(Options{Clean: clean, Runs: []string{abl}, Metrics: []string{tc.metric}, ChangedOnly: tc.changedOnly, Out: out, Formats: []string{}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := res.Results[0].Stats[0]
+		tc.want.Name = "abl"
+		near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-12 }
+		if got.Name != tc.want.Name || got.Tokens != tc.want.Tokens || got.Changed != tc.want.Changed || got.N != tc.want.N ||
+			!near(got.Mean, tc.want.Mean) || !near(got.Min, tc.want.Min) || !near(got.Q1, tc.want.Q1) ||
+			!near(got.Median, tc.want.Median) || !near(got.Q3, tc.want.Q3) || !near(got.Max, tc.want.Max) {
+			t.Errorf("%s:\n got  %+v\n want %+v", tc.name, got, tc.want)
+		}
+		var total int64
+		for _, c := range res.Results[0].Counts[0] {
+			total += c
+		}
+		if total != got.N {
+			t.Errorf("%s: histogram holds %d values, statistics %d", tc.name, total, got.N)
+		}
+	}
+}
+
+// TestGolden: the .md tables of two sets (one of them the clean run against itself: nothing changes)
+// over all tokens and changed tokens only, against testdata/*.md (go test -update rewrites them).
+func TestGolden(t *testing.T) {
+	dir := t.TempDir()
+	clean := cleanRun().write(t, filepath.Join(dir, "clean"))
+	abl := ablatedRun().write(t, filepath.Join(dir, "weakening_gate-_post+"))
+	for _, changed := range []bool{false, true} {
+		out := filepath.Join(dir, "out")
+		_, err := Compare(Options{Clean: clean, Runs: []string{abl, clean}, Names: []string{"weakening_gate-_post+", "none"},
+			ChangedOnly: changed, Out: out, LogY: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		for _, m := range Metrics {
+			b, err := os.ReadFile(filepath.Join(out, m.Name+".md"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(append(got, "## "+m.Name+"\n\n"...), b...)
+			got = append(got, '\n')
+			for _, f := range []string{m.Name + ".csv", m.Name + "_log.png", m.Name + "_log.svg"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Errorf("changed-only %v: %v", changed, err)
+				}
+			}
+		}
+		golden := filepath.Join("testdata", "synthetic_all.md")
+		if changed {
+			golden = filepath.Join("testdata", "synthetic_changed.md")
+		}
+		if *update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update once)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("changed-only %v: tables differ from %s:\n%s", changed, golden, got)
+		}
+	}
+}
+
+// TestOutputs: the files and the JSON a comparison writes, named as the paper's (<metric>_log with
+// log counts, <metric> without).
+func TestOutputs(t *testing.T) {
+	dir := t.TempDir()
+	clean := cleanRun().write(t, filepath.Join(dir, "clean"))
+	abl := ablatedRun().write(t, filepath.Join(dir, "abl"))
+	for _, logY := range []bool{true, false} {
+		out := filepath.Join(dir, "out")
+		info := runinfo.New("compare", map[string]any{"test": true})
+		_, err := Compare(Options{Clean: clean, Runs: []string{abl}, Metrics: []string{"entropy"}, LogY: logY, Out: out,
+			Formats: []string{"png", "svg", "pdf"}, RunInfo: info})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fig := "entropy_log"
+		if !logY {
+			fig = "entropy"
+		}
+		var files []string
+		ents, _ := os.ReadDir(out)
+		for _, e := range ents {
+			files = append(files, e.Name())
+		}
+		want := []string{"entropy.csv", "entropy.md", fig + ".pdf", fig + ".png", fig + ".svg", "run.json", "summary.json"}
+		slices.Sort(want)
+		if !slices.Equal(files, want) {
+			t.Errorf("log %v: files %v, want %v", logY, files, want)
+		}
+		var sum struct {
+			Metrics []struct {
+				Stats []map[string]any `json:"stats"`
+				Edges []float64        `json:"bin_edges"`
+			} `json:"metrics"`
+		}
+		b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+		if err := json.Unmarshal(b, &sum); err != nil || len(sum.Metrics) != 1 || sum.Metrics[0].Stats[0]["quartile1"] != -0.25 ||
+			len(sum.Metrics[0].Stats[0]) != 11 || sum.Metrics[0].Stats[0]["n"] != 8.0 ||
+			len(sum.Metrics[0].Edges) != DefaultBins+1 || sum.Metrics[0].Edges[0] != -2 {
+			t.Errorf("summary.json (%v): %s", err, b)
+		}
+		var ri runinfo.Info
+		b, _ = os.ReadFile(filepath.Join(out, "run.json"))
+		if err := json.Unmarshal(b, &ri); err != nil || len(ri.Inputs) != 2 || ri.Model == nil || ri.Model.SHA256 != "aa" {
+			t.Errorf("run.json (%v): %s", err, b)
+		}
+		csv, _ := os.ReadFile(filepath.Join(out, "entropy.csv"))
+		if !strings.HasPrefix(string(csv), "name,tokens,changed,mean,min,quartile1,median,quartile3,max\nabl,8,5,0.125,-2,-0.25,0,1,2\n") {
+			t.Errorf("entropy.csv:\n%s", csv)
+		}
+	}
+}
+
+// TestRefused: runs that are not of the clean run's rows or model, and missing or damaged files, fail
+// with one line naming the folder or file and the difference, before any output is made; an existing
+// output folder is left as it was.
+func TestRefused(t *testing.T) {
+	dir := t.TempDir()
+	clean := cleanRun().write(t, filepath.Join(dir, "clean"))
+	good := ablatedRun().write(t, filepath.Join(dir, "good"))
+	mk := func(name string, change func(*fakeRun)) string {
+		f := ablatedRun()
+		change(&f)
+		return f.write(t, filepath.Join(dir, name))
+	}
+	lengths := mk("lengths", func(f *fakeRun) { f.lengths = []int32{3, 2, 4} })
+	rows := mk("rows", func(f *fakeRun) {
+		f.lengths, f.entropy, f.loss, f.rank, f.scale = f.lengths[:2], f.entropy[:2], f.loss[:2], f.rank[:2], f.scale[:2]
+	})
+	model := mk("model", func(f *fakeRun) { f.model = "bb" })
+	data := mk("data", func(f *fakeRun) { f.dataset = "ee" })
+	noTensor := mk("notensor", func(f *fakeRun) { f.drop = "rank" })
+	narrow := mk("narrow", func(f *fakeRun) { f.width = 3; f.lengths = []int32{3, 1, 4} })
+	corrupt := filepath.Join(dir, "corrupt")
+	os.MkdirAll(corrupt, 0o755)
+	os.WriteFile(filepath.Join(corrupt, "metrics.safetensors"), []byte("\x10\x00\x00\x00\x00\x00\x00\x00{not json"), 0o644)
+	truncated := filepath.Join(dir, "truncated")
+	os.MkdirAll(truncated, 0o755)
+	b, _ := os.ReadFile(filepath.Join(good, "metrics.safetensors"))
+	os.WriteFile(filepath.Join(truncated, "metrics.safetensors"), b[:len(b)-10], 0o644)
+	badRunJSON := mk("badrunjson", func(f *fakeRun) {})
+	os.WriteFile(filepath.Join(badRunJSON, "run.json"), []byte("{"), 0o644)
+	missing := filepath.Join(dir, "missing")
+
+	cases := []struct {
+		name  string
+		clean string
+		runs  []string
+		names []string
+		mets  []string
+		out   string // default dir/out
+		want  []string
+	}{
+		{"other lengths", clean, []string{good, lengths}, nil, nil, "", []string{lengths, "row 1 has 2 tokens", clean, "1"}},
+		{"other row count", clean, []string{rows}, nil, nil, "", []string{rows, "2 rows", clean, "3"}},
+		{"other model", clean, []string{model}, nil, nil, "", []string{model, "sha256 bb", "sha256 aa"}},
+		{"other data set", clean, []string{data}, nil, nil, "", []string{data, "data set", "sha256 ee", "sha256 dd"}},
+		{"missing folder", clean, []string{missing}, nil, nil, "", []string{missing, "no metrics.safetensors"}},
+		{"missing clean", missing, []string{good}, nil, nil, "", []string{missing, "no metrics.safetensors"}},
+		{"corrupt file", clean, []string{corrupt}, nil, nil, "", []string{filepath.Join(corrupt, "metrics.safetensors"), "header"}},
+		{"truncated file", clean, []string{truncated}, nil, nil, "", []string{filepath.Join(truncated, "metrics.safetensors"), "truncated"}},
+		{"missing tensor", clean, []string{noTensor}, nil, nil, "", []string{filepath.Join(noTensor, "metrics.safetensors"), `"rank"`}},
+		{"missing tensor not needed", clean, []string{noTensor}, nil, []string{"entropy"}, "", nil},
+		{"tensor narrower than a row", clean, []string{narrow}, nil, nil, "", []string{filepath.Join(narrow, "metrics.safetensors"), "shape [3 3]", "≥ 4"}},
+		{"bad run.json", clean, []string{badRunJSON}, nil, nil, "", []string{filepath.Join(badRunJSON, "run.json")}},
+		{"no runs", clean, nil, nil, nil, "", []string{"no ablated runs", clean}},
+		{"names count", clean, []string{good, good}, []string{"a"}, nil, "", []string{"--names", "1 names for 2 runs"}},
+		{"duplicate names", clean, []string{good, good}, nil, nil, "", []string{`"good"`, "--names"}},
+		{"name with comma", clean, []string{good}, []string{"a,b"}, nil, "", []string{`"a,b"`}},
+		{"unknown metric", clean, []string{good}, nil, []string{"perplexity"}, "", []string{"--metrics", `"perplexity"`}},
+		{"--out is an input", clean, []string{good}, nil, nil, good, []string{"--out " + good, "would replace"}},
+		{"--out holds the inputs", clean, []string{good}, nil, nil, dir, []string{"--out " + dir, "holds the input " + clean}},
+	}
+	for _, tc := range cases {
+		if tc.out != "" { // an input folder as --out: it must survive
+			_, err := Compare(Options{Clean: tc.clean, Runs: tc.runs, Out: tc.out, Formats: []string{}})
+			if err == nil || !strings.Contains(err.Error(), tc.want[0]) || !strings.Contains(err.Error(), tc.want[1]) {
+				t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(good, "metrics.safetensors")); err != nil {
+				t.Fatalf("%s: input gone: %v", tc.name, err)
+			}
+			continue
+		}
+		for _, existing := range []bool{false, true} {
+			out := filepath.Join(dir, "out")
+			os.RemoveAll(out)
+			if existing {
+				os.MkdirAll(out, 0o755)
+				os.WriteFile(filepath.Join(out, "keep.txt"), []byte("earlier"), 0o644)
+			}
+			_, err := Compare(Options{Clean: tc.clean, Runs: tc.runs, Names: tc.names, Metrics: tc.mets, Out: out, Formats: []string{}})
+			if tc.want == nil {
+				if err != nil {
+					t.Errorf("%s: %v", tc.name, err)
+				}
+				continue
+			}
+			if err == nil {
+				t.Errorf("%s: no error", tc.name)
+				continue
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("%s: error not one line: %q", tc.name, msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%s: error %q lacks %q", tc.name, msg, w)
+				}
+			}
+			ents, _ := os.ReadDir(out)
+			if existing && (len(ents) != 1 || ents[0].Name() != "keep.txt") {
+				t.Errorf("%s: existing output folder changed: %v", tc.name, ents)
+			}
+			if _, serr := os.Stat(out); !existing && serr == nil {
+				t.Errorf("%s: output folder made", tc.name)
+			}
+			if tmp, _ := filepath.Glob(filepath.Join(dir, ".out*")); len(tmp) > 0 {
+				t.Errorf("%s: temporary folders left: %v", tc.name, tmp)
+			}
+		}
+	}
+}
+
+// sortQuantiles is the reference: numpy.quantile(vals, q) (method "linear") by sorting.
+func sortQuantiles(vals []float64, qs []float64) []float64 {
+	s := slices.Clone(vals)
+	slices.Sort(s)
+	out := make([]float64, len(qs))
+	for i, q := range qs {
+		out[i] = quantile.Sorted(s, q)
+	}
+	return out
+}
+
+func checkDescribe(t *testing.T, name string, vals []float64) {
+	t.Helper()
+	for _, changed := range []bool{false, true} {
+		st, err := describe(func(fn func(float64)) error {
+			for _, v := range vals {
+				fn(v)
+			}
+			return nil
+		}, changed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept []float64
+		for _, v := range vals {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) && (!changed || v != 0) {
+				kept = append(kept, v)
+			}
+		}
+		if int64(len(kept)) != st.N {
+			t.Fatalf("%s (changed %v): N %d, want %d", name, changed, st.N, len(kept))
+		}
+		if len(kept) == 0 {
+			if !math.IsNaN(st.Median) {
+				t.Errorf("%s (changed %v): median %v of no values", name, changed, st.Median)
+			}
+			continue
+		}
+		want := sortQuantiles(kept, []float64{0, 0.25, 0.5, 0.75, 1})
+		got := []float64{st.Min, st.Q1, st.Median, st.Q3, st.Max}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s (changed %v): quantiles %v, sorting gives %v", name, changed, got, want)
+		}
+	}
+}
+
+// TestSelectMatchesSort: bucket selection gives exactly the quantiles of sorting, also where one bin
+// holds most values (a spike of zeros or of tiny diffs, far outliers: several refinement passes).
+func TestSelectMatchesSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	gen := map[string]func() float64{
+		"normal": func() float64 { return rng.NormFloat64() },
+		"zeros and outliers": func() float64 {
+			return []float64{0, 0, 0, 0, 0, 0, 0, 0, 1e-7 * rng.NormFloat64(), 1e4 * rng.NormFloat64()}[rng.IntN(10)]
+		},
+		"integers":            func() float64 { return float64(rng.IntN(5) - 2) },
+		"constant":            func() float64 { return -0.5 },
+		"any bits":            func() float64 { return math.Float64frombits(rng.Uint64()) },
+		"tiny spike and huge": func() float64 { return []float64{1e-9 * rng.Float64(), 1e-9 * rng.Float64(), 3e30}[rng.IntN(3)] },
+		"with NaN and Inf":    func() float64 { return []float64{rng.NormFloat64(), math.NaN(), math.Inf(-1)}[rng.IntN(3)] },
+	}
+	for name, g := range gen {
+		for _, n := range []int{1, 2, 3, 7, 300_000} {
+			vals := make([]float64, n)
+			for i := range vals {
+				vals[i] = g()
+			}
+			checkDescribe(t, name, vals)
+		}
+	}
+}
+
+// FuzzDescribe checks the selection against sorting on arbitrary values, with buckets collected from
+// 4 values on, so that small inputs take the radix passes too.
+func FuzzDescribe(f *testing.F) {
+	defer func(c int64) { collectMax = c }(collectMax)
+	collectMax = 4
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte("\x00\x00\x00\x00\x00\x00\xf0\x3f\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\xf0\xbf"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var vals []float64
+		for len(b) >= 8 && len(vals) < 1000 {
+			vals = append(vals, math.Float64frombits(uint64(b[0])|uint64(b[1])<<8|uint64(b[2])<<16|uint64(b[3])<<24|
+				uint64(b[4])<<32|uint64(b[5])<<40|uint64(b[6])<<48|uint64(b[7])<<56))
+			b = b[8:]
+		}
+		checkDescribe(t, "fuzz", vals)
+	})
+}
