@@ -53,9 +53,11 @@ cuda:
 # sources into .device/wcos-gpu.tar.xz (< 64 MiB; the stripped binaries alone are 77 MB), where
 # libggml-cuda.so is built against the carried libggml-base.
 GGML_SKIP = ggml-blas ggml-hip ggml-metal ggml-vulkan
+# -w without -s: the symbol table stays (+0.4 MB in the archive), so that a pc from WCOS_CRASH_DIAG
+# (binary+offset) maps to its function with `go tool nm -n build/wcos-cuda` here afterwards.
 cuda-host: libs-cpu
-	$(GO) build -tags wcos_dynamic -ldflags='-s -w' -o build/wcos-cuda ./cmd/wcos
-	$(GO) test -c -tags wcos_dynamic -ldflags='-s -w' -o build/bindings-dyn.test ./bindings
+	$(GO) build -tags wcos_dynamic -ldflags=-w -o build/wcos-cuda ./cmd/wcos
+	$(GO) test -c -tags wcos_dynamic -ldflags=-w -o build/bindings-dyn.test ./bindings
 	rm -rf .device/src && mkdir -p .device/src/ollama/ml/backend/ggml
 	cp -r $(OLLAMA_DIR)/ml/backend/ggml/ggml .device/src/ollama/ml/backend/ggml/
 	chmod -R u+w .device/src && cd .device/src/ollama/ml/backend/ggml/ggml/src && rm -rf $(GGML_SKIP)

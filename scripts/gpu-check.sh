@@ -67,7 +67,7 @@ LIB=$W/build/lib
 say "unpacked: $(du -sh "$W/build" | cut -f1) in $(elapsed)s; libs: $(cd "$LIB" && ls | tr '\n' ' ')"
 export WCOS_CACHE=$W/cache
 # A fault in a native library prints its pc and the library callers first (native/crashdiag.c); the
-# wcos addresses resolve here afterwards with `go tool addr2line` on the same build.
+# binaries' offsets map to functions afterwards with `go tool nm -n` on the build/ that was shipped.
 export WCOS_CRASH_DIAG=1
 "$BIN" synth --help >/dev/null 2>&1 || say "FAIL: $BIN has no synth command (register synthCommand in cmd/wcos/main.go, make cuda-host)"
 

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/wcos-dev/wcos/internal/atomicfile"
+	"github.com/wcos-dev/wcos/internal/quantile"
 	"github.com/wcos-dev/wcos/internal/table"
 	"github.com/wcos-dev/wcos/plots"
 )
@@ -107,18 +108,7 @@ func BootstrapCI(v []float64, stream uint64) (lo, hi float64) {
 		means[b] = s / float64(len(v))
 	}
 	slices.Sort(means)
-	return percentile(means, 2.5), percentile(means, 97.5)
-}
-
-// percentile interpolates linearly between order statistics (numpy's default).
-func percentile(sorted []float64, p float64) float64 {
-	pos := p / 100 * float64(len(sorted)-1)
-	i := int(math.Floor(pos))
-	if i >= len(sorted)-1 {
-		return sorted[len(sorted)-1]
-	}
-	f := pos - float64(i)
-	return sorted[i]*(1-f) + sorted[i+1]*f
+	return quantile.Sorted(means, 0.025), quantile.Sorted(means, 0.975)
 }
 
 func jsonList(v []string) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -30,7 +31,7 @@ type fakeRun struct {
 	drop                 string // leave this tensor out
 }
 
-func (f fakeRun) write(t *testing.T, dir string) string {
+func (f fakeRun) write(t testing.TB, dir string) string {
 	t.Helper()
 	n := len(f.lengths)
 	flat := func(rows [][]float32) []float32 {
@@ -450,4 +451,48 @@ func FuzzDescribe(f *testing.F) {
 		}
 		checkDescribe(t, "fuzz", vals)
 	})
+}
+
+// randomRun is a run of rows × width positions with row lengths in (width/2, width] and random
+// metrics; seed makes an ablated run differ from the clean one.
+func randomRun(rows, width int, seed uint64) fakeRun {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	lengths := rand.New(rand.NewPCG(0, 1)) // the same lengths in every run
+	f := fakeRun{width: width}
+	for range rows {
+		n := width/2 + 1 + lengths.IntN(width/2)
+		f.lengths = append(f.lengths, int32(n))
+		e, l, sc := make([]float32, n), make([]float32, n), make([]float32, n)
+		rk := make([]int32, n)
+		for i := range n {
+			e[i], l[i], sc[i] = 5*rng.Float32(), 8*rng.Float32(), 1+rng.Float32()
+			rk[i] = int32(rng.IntN(1000))
+		}
+		f.entropy, f.loss, f.scale, f.rank = append(f.entropy, e), append(f.loss, l), append(f.scale, sc), append(f.rank, rk)
+	}
+	return f
+}
+
+// BenchmarkCompare: a clean and two ablated runs of rows × 1024 positions, all four metrics, tables
+// only (figures are a fixed cost). Reports valid positions per second per set.
+func BenchmarkCompare(b *testing.B) {
+	for _, rows := range []int{512, 4096} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			dir := b.TempDir()
+			clean := randomRun(rows, 1024, 1).write(b, filepath.Join(dir, "clean"))
+			runs := []string{randomRun(rows, 1024, 2).write(b, filepath.Join(dir, "a")), randomRun(rows, 1024, 3).write(b, filepath.Join(dir, "b"))}
+			var tokens int64
+			for _, n := range randomRun(rows, 1024, 1).lengths {
+				tokens += int64(n)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				o := Options{Clean: clean, Runs: runs, Formats: []string{}, Out: filepath.Join(dir, fmt.Sprint("out", i))}
+				if _, err := Compare(o); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(tokens*int64(len(runs))*int64(b.N))/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
 }
