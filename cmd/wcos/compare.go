@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -33,10 +35,13 @@ Writes DIR/<metric>.csv and <metric>.md (columns name, tokens, changed, mean, mi
 quartile3, max), <metric>_log.png/.svg (<metric>.png with --log=false; --pdf adds PDF): histograms in
 2 columns over bins shared by all sets, summary.json (all statistics and bin counts) and run.json.
 DIR appears complete or not at all. Set names default to the folders' base names; '_' in a name starts
-a new line of its panel title. Files are streamed: memory stays small for 45,736 × 1024 tokens.
+a new line of its panel title. As the reference does, a run's random baseline RUN_DIR_baseline (wcos
+entropy --neurons CLASS --baseline --out RUN_DIR_baseline) joins the comparison right after it when the
+folder exists (--baselines=false: only the folders listed). Files are streamed: memory stays small for
+45,736 × 1024 tokens.
 
 Examples:
-  wcos compare --clean out/clean out/weakening out/weakening_baseline --out out/cmp
+  wcos compare --clean out/clean out/weakening --out out/cmp           # out/weakening_baseline joins if it exists
   wcos compare --clean out/clean --changed-only --metrics entropy,loss --out out/weakening_complete \
       out/weakening out/weakening_baseline out/weakening_gate+_post+ out/weakening_gate+_post- \
       out/weakening_gate-_post+ out/weakening_gate-_post-
@@ -50,6 +55,7 @@ Examples:
 			&cli.BoolFlag{Name: "log", Value: true, Usage: "log-scaled counts (compare_and_plot.py --log)"},
 			&cli.BoolFlag{Name: "pdf", Usage: "also write the figures as PDF"},
 			&cli.BoolFlag{Name: "no-figures", Usage: "write only the tables"},
+			&cli.BoolFlag{Name: "baselines", Value: true, Usage: "after each RUN_DIR also compare RUN_DIR_baseline when that folder exists and is not listed (as the reference's compare_and_plot.py; not with --names)"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/compare-TIME)"},
 		},
 		Action: runCompare,
@@ -57,7 +63,7 @@ Examples:
 }
 
 // compareBoolFlags are compare's flags that take no separate value.
-var compareBoolFlags = map[string]bool{"changed-only": true, "log": true, "pdf": true, "no-figures": true, "help": true, "h": true}
+var compareBoolFlags = map[string]bool{"changed-only": true, "log": true, "pdf": true, "no-figures": true, "baselines": true, "help": true, "h": true}
 
 // flagsLast splits args (the command's positional arguments) into flags given after the run folders
 // and the folders, so that `wcos compare --clean C RUN… --out DIR` works as the examples show.
@@ -79,6 +85,24 @@ func flagsLast(args []string) (flags, dirs []string) {
 		}
 	}
 	return flags, dirs
+}
+
+// withBaselines inserts DIR_baseline after each DIR of runs where that folder exists and is not listed.
+func withBaselines(runs []string) []string {
+	listed := map[string]bool{}
+	for _, r := range runs {
+		listed[filepath.Clean(r)] = true
+	}
+	var out []string
+	for _, r := range runs {
+		out = append(out, r)
+		b := filepath.Clean(r) + "_baseline"
+		if st, err := os.Stat(b); err == nil && st.IsDir() && !listed[b] {
+			out = append(out, b)
+			listed[b] = true
+		}
+	}
+	return out
 }
 
 func runCompare(c *cli.Context) error {
@@ -103,6 +127,8 @@ func runCompare(c *cli.Context) error {
 	}
 	if s := c.String("names"); s != "" {
 		o.Names = strings.Split(s, ",")
+	} else if c.Bool("baselines") {
+		o.Runs = withBaselines(o.Runs)
 	}
 	for _, m := range strings.Split(c.String("metrics"), ",") {
 		if m = strings.TrimSpace(m); m != "" {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,5 +139,38 @@ func TestCLICompareBadInput(t *testing.T) {
 	}
 	if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "wcos: ") || !strings.Contains(msg, empty) {
 		t.Errorf("stderr %q, want one line naming %s", msg, empty)
+	}
+}
+
+// TestWithBaselines: a listed run's existing _baseline folder joins right after it, once.
+func TestWithBaselines(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"w", "w_baseline", "cw", "x_baseline", "f_baseline"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "f"), "a file")
+	p := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, filepath.Join(dir, n))
+		}
+		return out
+	}
+	cases := []struct {
+		name      string
+		runs, out []string
+	}{
+		{"added after its run", p("cw", "w"), p("cw", "w", "w_baseline")},
+		{"already listed", p("w_baseline", "w"), p("w_baseline", "w")},
+		{"trailing slash", []string{filepath.Join(dir, "w") + "/"}, []string{filepath.Join(dir, "w") + "/", filepath.Join(dir, "w_baseline")}},
+		{"no baseline folder", p("cw"), p("cw")},
+		{"baseline of a baseline not added", p("w_baseline"), p("w_baseline")},
+	}
+	for _, c := range cases {
+		if got := withBaselines(c.runs); !slices.Equal(got, c.out) {
+			t.Errorf("%s: withBaselines(%v) = %v, want %v", c.name, c.runs, got, c.out)
+		}
 	}
 }

@@ -86,7 +86,9 @@ func FindSubject(pieces []string, subject string) (start, end int, err error) {
 	whole := strings.Join(pieces, "")
 	at := strings.Index(whole, subject)
 	if at < 0 {
-		at = strings.Index(whole, capitalise(subject))
+		// The capitalised form may differ in length (ı → I).
+		subject = capitalise(subject)
+		at = strings.Index(whole, subject)
 	}
 	if at < 0 {
 		return 0, 0, ErrSubjectNotFound
