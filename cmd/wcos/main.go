@@ -39,11 +39,11 @@ With no --model, commands use the embedded tiny-olmo (19.2M parameters); with no
 embedded evaluation text. Run 'wcos COMMAND --help' for each command's options and examples.`,
 		Commands: []*cli.Command{
 			entropyCommand(),
+			compareCommand(),
 			attributesCommand(),
 			classesCommand(),
 			neuronsCommand(),
 			freqsCommand(),
-			compareCommand(),
 			mergeCommand(),
 			convertCommand(),
 			datasetCommand(newTokenizer),
