@@ -1,6 +1,7 @@
 package bindings_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -15,6 +16,12 @@ import (
 func TestCrashDiag(t *testing.T) {
 	if os.Getenv("WCOS_CRASH_DIAG_CHILD") == "1" {
 		bindings.SystemInfo() // initBackend installs the handler
+		// A nil dereference in Go still becomes a panic that can be recovered, with no diagnosis.
+		func() {
+			defer func() { fmt.Println("recovered:", recover() != nil) }()
+			var p *int
+			_ = *p
+		}()
 		bindings.FaultInC()
 		return
 	}
@@ -37,6 +44,9 @@ func TestCrashDiag(t *testing.T) {
 		}
 		if diag == "1" && strings.Index(s, "wcos crash diag") > strings.Index(s, "SIGSEGV") {
 			t.Fatalf("the diagnosis must come before Go's report:\n%s", s)
+		}
+		if !strings.Contains(s, "recovered: true") || strings.Count(s, "wcos crash diag") > 1 {
+			t.Fatalf("WCOS_CRASH_DIAG=%q: a recovered Go nil dereference must stay a quiet panic:\n%s", diag, s)
 		}
 	}
 }

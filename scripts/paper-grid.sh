@@ -19,8 +19,9 @@
 #   SIZES       --n-neurons values, None for the whole class [None strengthening weakening]
 #   COMPARE     extra `wcos compare` options, e.g. --changed-only for the paper's tables []
 #
-# Layout: OUT/sets/<set>.txt (from `wcos neurons`), OUT/freqs, OUT/runs/clean, OUT/runs/<ablation>/<set>[_baseline] (set names as the reference
-# writes them: weakening, weakening_strengthening, weakening_gate-_post+), OUT/plots/<experiment>
+# Layout: OUT/sets/<set>.txt (from `wcos neurons`), OUT/freqs, OUT/runs/clean,
+# OUT/runs/<ablation>/<set>[_baseline] (set names as the reference writes them, with _ for spaces:
+# weakening, conditional_weakening_strengthening, weakening_gate-_post+), OUT/plots/<experiment>
 # (None_zero_ablation, strengthening_zero_ablation, weakening_zero_ablation,
 # weakening_complete_zero_ablation, and the same for mean_ablation), OUT/grid.log.
 # Rerunning continues: finished runs are skipped and an interrupted one resumes from its checkpoint.
@@ -81,10 +82,11 @@ entropy() {
 	fi
 }
 
-# name CLASS SIZE: the reference's folder name of a set.
+# name CLASS SIZE: the reference's folder name of a set, with _ for spaces. A class matched to its own
+# size is the whole class, which the reference names and skips as such.
 name() {
 	local n=${1// /_}
-	[ "$2" = None ] || n+=_$2
+	[ "$2" = None ] || [ "$2" = "$1" ] || n+=_${2// /_}
 	echo "$n"
 }
 
@@ -99,8 +101,11 @@ plot() {
 		say "no runs for $exp"
 		return
 	fi
-	rm -rf "$OUT/plots/$exp"
-	"$WCOS" compare --clean "$OUT/runs/clean" "${COMPARE_ARGS[@]}" --out "$OUT/plots/$exp" "${runs[@]}" >"$OUT/plots/$exp.txt" 2>>"$LOG"
+	# compare replaces the folder only when it has finished.
+	if ! "$WCOS" compare --clean "$OUT/runs/clean" "${COMPARE_ARGS[@]}" --out "$OUT/plots/$exp" "${runs[@]}" >"$OUT/plots/$exp.txt" 2>>"$LOG"; then
+		say "FAILED compare $exp: $(tail -n 1 "$LOG")"
+		exit 1
+	fi
 	say "plotted: $OUT/plots/$exp (${#runs[@]} runs)"
 }
 

@@ -108,6 +108,7 @@ Examples:
 			}
 			if set.named {
 				cfg.Set = &attributes.Set{} // drawn below
+				set.emptyBaseline = true    // then run without one
 			}
 			if cfg.Set == nil && (c.IsSet("ablation") || c.IsSet("means") || cfg.Gate != 0 || cfg.Post != 0) {
 				return fmt.Errorf("--ablation/--means/--gate/--post need --neurons")
@@ -142,7 +143,11 @@ Examples:
 				sel := ns.Selection
 				name := cmp.Or(c.String("set-name"), sel.Name+neuronsets.ConditionSuffix(cfg.Gate.String(), cfg.Post.String()))
 				cfg.Set = &attributes.Set{Name: name, Neurons: sel.Neurons}
-				cfg.Baseline = &attributes.Set{Neurons: sel.Baseline}
+				if len(sel.Baseline) > 0 {
+					cfg.Baseline = &attributes.Set{Neurons: sel.Baseline}
+				} else {
+					ns.Warnings = append(ns.Warnings, "no random baseline: the class holds every neuron of the layers it is in")
+				}
 				for _, w := range ns.Warnings {
 					fmt.Fprintln(os.Stderr, "warning:", w)
 				}

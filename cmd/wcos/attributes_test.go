@@ -72,7 +72,7 @@ func TestCLIAttributes(t *testing.T) {
 		"--gate", "+", "--refactor=false", "--topk", "20", "--threads", "1", "--out", out); err != nil {
 		t.Fatal(err)
 	}
-	fig := "attributes_zero_ablation_gate+_post"
+	fig := "attributes_zero_ablation_gate+_postNone"
 	for _, f := range []string{"records.parquet", "records.csv", "rates_by_layer.csv", fig + ".png", fig + ".svg", "summary.json", "run.json"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
@@ -98,7 +98,7 @@ func TestCLIAttributes(t *testing.T) {
 	}
 	if sum.FactsUsed != 2 || sum.Skipped != 1 || !slices.Equal(sum.IDs, []int{2}) || sum.TopK != 20 || sum.Records != 2*9+2*2*8 ||
 		len(sum.Sets) != 3 || sum.Sets[1].Name != "weakening" || sum.Sets[2].Name != "weakening_baseline" ||
-		sum.Sets[1].Intervention != "zero_ablation_gate+_post" || sum.Sets[2].Neurons != 2 {
+		sum.Sets[1].Intervention != "zero_ablation_gate+_postNone" || sum.Sets[2].Neurons != 2 {
 		t.Errorf("summary.json: %s", b)
 	}
 	var run struct {

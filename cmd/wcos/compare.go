@@ -114,6 +114,11 @@ func runCompare(c *cli.Context) error {
 				set = append(set, "--"+f+"="+c.String(f))
 			}
 		}
+		for i, d := range dirs {
+			if strings.HasPrefix(d, "-") { // a folder named -x, given after --: not a flag the second time
+				dirs[i] = "./" + d
+			}
+		}
 		app := &cli.App{Name: "wcos", Writer: c.App.Writer, ErrWriter: c.App.ErrWriter, Commands: []*cli.Command{compareCommand()}}
 		args := append(append(append([]string{"wcos", "compare"}, set...), flags...), "--")
 		return app.Run(append(args, dirs...))

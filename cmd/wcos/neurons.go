@@ -39,6 +39,9 @@ type neuronSetFlags struct {
 	spec  neuronsets.Spec
 	named bool // the flag names a class (else an explicit list or nothing)
 	list  []hooks.Neuron
+	// emptyBaseline accepts an empty baseline (a class holding every neuron of each of its layers),
+	// which is otherwise an error.
+	emptyBaseline bool
 }
 
 // isNeuronList reports whether --neurons is an explicit list (L.N,… or @FILE) rather than a class.
@@ -136,6 +139,9 @@ func (f *neuronSetFlags) resolve(model string, progress io.Writer) (*neuronSet, 
 		return nil, fmt.Errorf("%s: %v", f.flag, err)
 	}
 	ns := &neuronSet{Neurons: sel.Neurons, Name: sel.Name, Selection: sel, NLayers: len(g), DMLP: g.DMLP()}
+	if f.spec.Baseline && len(sel.Baseline) == 0 && !f.emptyBaseline {
+		return nil, fmt.Errorf("%s: the random baseline of %s is empty: the class holds every neuron of the layers it is in", f.flag, sel.Name)
+	}
 	if f.spec.Baseline {
 		ns.Neurons, ns.Name, ns.Warnings = sel.Baseline, f.spec.BaselineName(), sel.Warnings
 	}

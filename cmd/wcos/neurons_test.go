@@ -192,6 +192,8 @@ func TestCLINeuronsBad(t *testing.T) {
 		{"class absent from the model", []string{"--set", "strengthening"}, []string{"strengthening", "no neurons"}},
 		{"bad size class", []string{"--set", "weakening", "--n-neurons", "strong"}, []string{"--n-neurons", `"strong"`}},
 		{"baseline impossible", []string{"--set", "orthogonal output", "--n-neurons", "24", "--baseline"}, []string{"baseline", "layer", "outside class orthogonal output"}},
+		// Every neuron of the untied fixture is orthogonal output: no neuron is left for a baseline.
+		{"baseline empty", []string{"--model", testmodels.UntiedDir(), "--set", "orthogonal output", "--baseline"}, []string{"--set", "baseline of orthogonal output is empty"}},
 	} {
 		file := filepath.Join(dir, "out.txt")
 		_, _, err := runNeuronsCLI(t, append(c.args, "-o", file)...)

@@ -117,11 +117,11 @@ type prepared struct {
 }
 
 // Intervention names an ablation as the reference does (zero_ablation, mean_ablation) with the
-// gate/post condition appended when there is one.
+// gate/post condition appended when there is one, an unset sign as None (as neuronsets.ConditionSuffix).
 func Intervention(ablation string, gate, post hooks.Sign) string {
 	s := cmp.Or(ablation, "zero") + "_ablation"
 	if gate != 0 || post != 0 {
-		s += fmt.Sprintf("_gate%s_post%s", gate, post)
+		s += fmt.Sprintf("_gate%s_post%s", cmp.Or(gate.String(), "None"), cmp.Or(post.String(), "None"))
 	}
 	return s
 }
@@ -418,6 +418,23 @@ func meanRows(m []float32, ids []int32, d int) []float32 {
 	return out
 }
 
+// centreRows returns a copy of the n rows of x [n, d], each minus its mean.
+func centreRows(x []float32, n, d int) []float32 {
+	out := make([]float32, n*d)
+	for r := range n {
+		row := x[r*d : (r+1)*d]
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
+		}
+		mean := sum / float64(d)
+		for i, v := range row {
+			out[r*d+i] = float32(float64(v) - mean)
+		}
+	}
+	return out
+}
+
 // lens is the logit lens: scores = x · W_U (no final LayerNorm), top-k token strings.
 type lens struct {
 	wu       []float32
@@ -428,14 +445,18 @@ type lens struct {
 	buf      []float32
 }
 
-// top returns the top-k token strings of each of the n rows of x [n, d]. TransformerLens centres W_U
-// (subtracts each row's mean over the vocabulary) when it processes weights; that adds the same
-// constant to every token's score of one row and leaves the top-k unchanged, so W_U is used as stored.
-// Ties are broken by the lower token id.
+// top returns the top-k token strings of each of the n rows of x [n, d] as the reference reads them in
+// TransformerLens's processed coordinates (paper-spec §1.3, §9): for a LayerNorm model every weight
+// that writes to the residual stream (W_E, W_O, W_out) is centred along d_model, so the stream there
+// is llama.cpp's stream minus its mean over d_model, and the mean embedding likewise. Each row is
+// centred here; that changes the top-k, since the mean's product with W_U differs per token. The
+// centring of W_U itself (each row's mean over the vocabulary subtracted) adds one constant to all
+// of a row's scores and leaves the top-k as it is, so W_U is used as stored. Ties: lower id first.
 func (l *lens) top(x []float32, n int) ([][]string, error) {
 	if cap(l.buf) < n*l.vocab {
 		l.buf = make([]float32, n*l.vocab)
 	}
+	x = centreRows(x, n, l.d)
 	scores, err := bindings.MatMulNT(x, n, l.wu, l.vocab, l.d, l.buf[:n*l.vocab], l.threads)
 	if err != nil {
 		return nil, err

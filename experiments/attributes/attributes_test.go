@@ -115,6 +115,28 @@ func TestTopK(t *testing.T) {
 	}
 }
 
+// TestLensCentres: the lens reads the residual stream in TransformerLens's centred coordinates, so a
+// row and the same row shifted by a constant along d_model give the same top-k, and that top-k is the
+// centred row's, not the raw row's.
+func TestLensCentres(t *testing.T) {
+	const d, vocab = 4, 3
+	// Token 0 scores the raw row's sum; tokens 1 and 2 read its first coordinate.
+	wu := []float32{1, 1, 1, 1, 1, 0, 0, 0, 0.5, 0, 0, 0}
+	tok := &fakeTok{ids: map[string]int32{"sum": 0, "first": 1, "half": 2}}
+	l := &lens{wu: wu, vocab: vocab, d: d, k: 1, threads: 1, tok: tok}
+	x := []float32{1, 0, 0, 0, 11, 10, 10, 10} // the second row is the first plus 10
+	got, err := l.top(x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Centred, both rows are (0.75, -0.25, -0.25, -0.25): sum 0, first 0.75, half 0.375.
+	for r, top := range got {
+		if len(top) != 1 || top[0] != "first" {
+			t.Errorf("row %d: top-1 %v, want [first] (the raw second row would give [sum])", r, top)
+		}
+	}
+}
+
 // fakeTok splits on spaces (dropping them) and maps words to ids.
 type fakeTok struct{ ids map[string]int32 }
 

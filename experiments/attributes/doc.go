@@ -9,8 +9,9 @@
 // (FindSubject); position = its last token. Only tokens[:position+1] are run, with the ablation hooks
 // of the entropy experiment (zero or mean, --gate/--post conditions, refactor signs), capturing
 // hook_resid_post (node l_out-L) of every layer. For layer L the logit lens is resid_L · W_U without the
-// final LayerNorm; record "emb" is the mean embedding of the subject tokens · W_U (clean run only: it
-// does not depend on an ablation).
+// final LayerNorm, resid_L centred along d_model as in TransformerLens's processed weights (which the
+// reference reads); record "emb" is the centred mean embedding of the subject tokens · W_U (clean run
+// only: it does not depend on an ablation).
 //
 // Attribute tokens (the stand-in for the tokens of a subject's Wikipedia paragraphs): every token of
 // each attribute of the subject in subject_attributes.json, tokenised both as in running text
