@@ -54,13 +54,7 @@ func (s StackedBars) Figure() *Figure {
 		p.Add(b)
 		p.X.Min = 0
 		p.X.Max = b.maxTotal() * 1.01
-		left := dc
-		left.Max.X -= legW
-		p.Draw(left)
-		right := dc
-		right.Min.X = dc.Max.X - legW + vg.Points(4)
-		right.Max.Y -= vg.Points(float64(size) * 2.2)
-		drawLegend(right, entries, size)
+		drawBesideLegend(dc, p, entries, size, legW)
 	}}
 }
 

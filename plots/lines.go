@@ -56,13 +56,7 @@ func (l LineBands) Figure() *Figure {
 		for _, s := range l.Series {
 			p.Add(&seriesLine{s: s})
 		}
-		left := dc
-		left.Max.X -= legW
-		p.Draw(left)
-		right := dc
-		right.Min.X = dc.Max.X - legW + vg.Points(4)
-		right.Max.Y -= vg.Points(float64(size) * 2.2)
-		drawLegend(right, entries, size)
+		drawBesideLegend(dc, p, entries, size, legW)
 	}}
 }
 

@@ -163,6 +163,18 @@ func (s swatch) Thumbnail(c *draw.Canvas) {
 	c.StrokeLines(draw.LineStyle{Color: color.Gray{0x80}, Width: vg.Points(0.3)}, rectPts(c.Rectangle))
 }
 
+// drawBesideLegend draws p in dc but for a column legW wide on the right, which holds the legend
+// below the title band.
+func drawBesideLegend(dc draw.Canvas, p *plot.Plot, entries []LegendEntry, size font.Length, legW vg.Length) {
+	left := dc
+	left.Max.X -= legW
+	p.Draw(left)
+	right := dc
+	right.Min.X = dc.Max.X - legW + vg.Points(4)
+	right.Max.Y -= vg.Points(float64(size) * 2.2)
+	drawLegend(right, entries, size)
+}
+
 // drawLegend draws entries top-down in c.
 func drawLegend(c draw.Canvas, entries []LegendEntry, size font.Length) {
 	l := plot.NewLegend()

@@ -129,7 +129,7 @@ Examples:
 			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
 				return err
 			}
-			var named *neuronSet
+			var named *neuronSet // the named set (not its baseline), for the summary and run.json
 			if set.named {
 				cm, err := classesModel(c.String("model"), cfg.Model)
 				if err != nil {
@@ -139,9 +139,9 @@ Examples:
 				if err != nil {
 					return err
 				}
-				named = ns
 				sel := ns.Selection
 				name := cmp.Or(c.String("set-name"), sel.Name+neuronsets.ConditionSuffix(cfg.Gate.String(), cfg.Post.String()))
+				named = &neuronSet{Neurons: sel.Neurons, Name: name, Selection: sel, NLayers: ns.NLayers}
 				cfg.Set = &attributes.Set{Name: name, Neurons: sel.Neurons}
 				if len(sel.Baseline) > 0 {
 					cfg.Baseline = &attributes.Set{Neurons: sel.Baseline}
@@ -151,7 +151,7 @@ Examples:
 				for _, w := range ns.Warnings {
 					fmt.Fprintln(os.Stderr, "warning:", w)
 				}
-				fmt.Fprintf(os.Stderr, "neuron set %s: %s\n", name, (&neuronSet{Neurons: sel.Neurons, NLayers: ns.NLayers}).layerSummary())
+				fmt.Fprintf(os.Stderr, "neuron set %s: %s\n", name, named.layerSummary())
 			}
 			if cfg.Out, err = freshOut(c.String("out"), "attributes"); err != nil {
 				return err
@@ -164,8 +164,7 @@ Examples:
 				"gpu_layers": cfg.GPULayers, "out": cfg.Out,
 			}
 			if named != nil {
-				set := &neuronSet{Neurons: named.Selection.Neurons, Name: cfg.Set.Name, Selection: named.Selection, NLayers: named.NLayers}
-				set.record(opts, c.String("n-neurons"), false, "")
+				named.record(opts, c.String("n-neurons"), false, "")
 				opts["baseline_list"] = neuronStrings(named.Selection.Baseline)
 			}
 			cfg.RunInfo = runinfo.New("attributes", opts)

@@ -29,8 +29,8 @@ type neuronSet struct {
 	Warnings []string
 	// Selection is the named set's selection (nil for an explicit list).
 	Selection *neuronsets.Selection
-	// DMLP and NLayers are the model's shape (0 for an explicit list).
-	NLayers, DMLP int
+	// NLayers is the model's layer count (0 for an explicit list).
+	NLayers int
 }
 
 // neuronSetFlags are the flag values that name a set, checked without touching the model.
@@ -138,7 +138,7 @@ func (f *neuronSetFlags) resolve(model string, progress io.Writer) (*neuronSet, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", f.flag, err)
 	}
-	ns := &neuronSet{Neurons: sel.Neurons, Name: sel.Name, Selection: sel, NLayers: len(g), DMLP: g.DMLP()}
+	ns := &neuronSet{Neurons: sel.Neurons, Name: sel.Name, Selection: sel, NLayers: len(g)}
 	if f.spec.Baseline && len(sel.Baseline) == 0 && !f.emptyBaseline {
 		return nil, fmt.Errorf("%s: the random baseline of %s is empty: the class holds every neuron of the layers it is in", f.flag, sel.Name)
 	}

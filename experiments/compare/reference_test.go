@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -35,7 +34,7 @@ func TestReferenceAblation(t *testing.T) {
 	}
 	defer ref.Close()
 	dir := t.TempDir()
-	ds := referenceDataset(t, ref, dir)
+	ds := testmodels.ReferenceDataset(t, dir)
 	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	mi, err := runinfo.Hash(model)
 	if err != nil {
@@ -45,11 +44,7 @@ func TestReferenceAblation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var neurons []hooks.Neuron
-	for i := range 10 {
-		neurons = append(neurons, hooks.Neuron{Layer: 5, Index: i}, hooks.Neuron{Layer: 7, Index: 100 + i})
-	}
-	hooks.SortNeurons(neurons)
+	neurons := testmodels.ReferenceAblated()
 	sets := []struct {
 		name, prefix string
 		neurons      []hooks.Neuron
@@ -143,24 +138,4 @@ func fixtureStats(vals []float64, changedOnly bool) Stats {
 	q := sortQuantiles(kept, []float64{0, 0.25, 0.5, 0.75, 1})
 	st.Mean, st.Min, st.Q1, st.Median, st.Q3, st.Max = sum/float64(len(kept)), q[0], q[1], q[2], q[3], q[4]
 	return st
-}
-
-// referenceDataset writes the reference's 4×64 token rows as an input_ids JSONL file (as
-// experiments/entropy's test does).
-func referenceDataset(t *testing.T, ref *safetensors.File, dir string) string {
-	t.Helper()
-	toks, err := ref.Int32("tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for r := range 4 {
-		b, _ := json.Marshal(map[string]any{"input_ids": toks[r*64 : (r+1)*64]})
-		lines = append(lines, string(b))
-	}
-	p := filepath.Join(dir, "ref.jsonl")
-	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

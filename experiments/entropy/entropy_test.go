@@ -19,25 +19,6 @@ import (
 
 func TestMain(m *testing.M) { testmodels.Main(m) }
 
-// referenceDataset writes the reference's 4×64 token rows as an input_ids JSONL file.
-func referenceDataset(t *testing.T, ref *safetensors.File) string {
-	t.Helper()
-	toks, err := ref.Int32("tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for r := 0; r < 4; r++ {
-		b, _ := json.Marshal(map[string]any{"input_ids": toks[r*64 : (r+1)*64]})
-		lines = append(lines, string(b))
-	}
-	p := filepath.Join(t.TempDir(), "ref.jsonl")
-	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestRunMatchesReference runs the whole experiment (data set, hooks, metrics, output files) on the
 // reference rows, clean and with the reference's conditional zero ablation, and compares
 // metrics.safetensors with the Hugging Face values (entropy/loss 1e-3, rank exact but for ties).
@@ -47,12 +28,8 @@ func TestRunMatchesReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ref.Close()
-	ds := referenceDataset(t, ref)
-	var neurons []hooks.Neuron
-	for i := 0; i < 10; i++ {
-		neurons = append(neurons, hooks.Neuron{Layer: 5, Index: i}, hooks.Neuron{Layer: 7, Index: 100 + i})
-	}
-	hooks.SortNeurons(neurons)
+	ds := testmodels.ReferenceDataset(t, t.TempDir())
+	neurons := testmodels.ReferenceAblated()
 	cases := []struct {
 		name, prefix string
 		neurons      []hooks.Neuron

@@ -2,7 +2,6 @@ package freqs
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -132,17 +131,8 @@ func TestMeansMatchReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ref.Close()
-	toks, _ := ref.Int32("tokens")
 	dir := t.TempDir()
-	var lines []string
-	for r := 0; r < 4; r++ {
-		b, _ := json.Marshal(map[string]any{"input_ids": toks[r*64 : (r+1)*64]})
-		lines = append(lines, string(b))
-	}
-	ds := filepath.Join(dir, "ref.jsonl")
-	if err := os.WriteFile(ds, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ds := testmodels.ReferenceDataset(t, dir)
 	for _, refactor := range []bool{false, true} {
 		cfg := testConfig(t, filepath.Join(dir, fmt.Sprint("out", refactor)))
 		cfg.Dataset, cfg.MaxLength, cfg.MaxTokens, cfg.BatchSize, cfg.Refactor = ds, 64, 0, 4, refactor

@@ -3,13 +3,17 @@
 package testmodels
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/wcos-dev/wcos/convert"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/safetensors"
 )
 
 // Root is the repository root (this file is internal/testmodels/testmodels.go).
@@ -69,4 +73,43 @@ func Main(m *testing.M) {
 	code := m.Run()
 	Cleanup()
 	os.Exit(code)
+}
+
+// ReferenceDataset writes the token rows of tiny-olmo-reference.safetensors (4 × 64, no BOS) into
+// dir as an input_ids JSONL file, the data set the engine tests run the reference on.
+func ReferenceDataset(tb testing.TB, dir string) string {
+	tb.Helper()
+	ref, err := safetensors.Open(Fixture("tiny-olmo-reference.safetensors"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ref.Close()
+	toks, err := ref.Int32("tokens")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b strings.Builder
+	for r := range 4 {
+		line, _ := json.Marshal(map[string]any{"input_ids": toks[r*64 : (r+1)*64]})
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	p := filepath.Join(dir, "ref.jsonl")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// ReferenceAblated is the neuron set the reference fixture's ablate.* outputs ablate: neurons 0–9 of
+// layer 5 and 100–109 of layer 7, sorted.
+func ReferenceAblated() []hooks.Neuron {
+	var ns []hooks.Neuron
+	for i := range 10 {
+		ns = append(ns, hooks.Neuron{Layer: 5, Index: i})
+	}
+	for i := range 10 {
+		ns = append(ns, hooks.Neuron{Layer: 7, Index: 100 + i})
+	}
+	return ns
 }
