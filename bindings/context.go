@@ -58,6 +58,8 @@ type Context struct {
 	metN    int          // tokens of met done
 	// residual: the hooks capture the residual stream after every layer (hooks.Spec.Residual).
 	residual bool
+	// capturing: the hooks capture activations, scales or the residual stream (not during Generate).
+	capturing bool
 }
 
 // NewContext creates a context for decoding up to opt.MaxRows sequences of opt.MaxTokens tokens in all.
@@ -204,6 +206,7 @@ func (c *Context) SetHooks(spec hooks.Spec) error {
 		return c.hookErr("residual capture")
 	}
 	c.residual = spec.Residual
+	c.capturing = len(spec.Capture) > 0 || spec.Scale || spec.Residual
 	return nil
 }
 

@@ -78,3 +78,15 @@ void wcos_token_metrics(const float *logits, int64_t n_vocab, int64_t n_rows, co
         }
     }
 }
+
+int32_t wcos_argmax(const float *x, int64_t n) {
+    int32_t best = -1;
+    float bv = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (x[i] > bv || (best < 0 && x[i] == x[i])) {
+            best = (int32_t)i;
+            bv = x[i];
+        }
+    }
+    return best;
+}

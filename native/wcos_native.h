@@ -71,6 +71,10 @@ bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data);
 void wcos_token_metrics(const float *logits, int64_t n_vocab, int64_t n_rows, const int32_t *target,
                         double *entropy, double *loss, int32_t *rank);
 
+// Index of the largest of x[0..n) (the first on ties, NaN never; -1 when n <= 0 or all are NaN):
+// greedy decoding's next token.
+int32_t wcos_argmax(const float *x, int64_t n);
+
 // Quadrant statistics (paper-spec §6.1). Quadrant q = 2·(gate<0) + (in<0) with in = s_n·up:
 // 0 gate+in+, 1 gate+in-, 2 gate-in+, 3 gate-in-. Variables: post (refactored, s_n·post), gate, in,
 // swish = silu(gate). Top-k keeps the k largest |post| per (layer, quadrant, neuron) with (row, pos).

@@ -22,14 +22,17 @@ func attributesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "attributes",
 		Usage:     "attributes rate of the subject's residual stream per layer (logit lens), clean and with a neuron set ablated",
-		UsageText: "wcos attributes [--model M] [--facts FILE] [--neurons CLASS [--n-neurons N|F|CLASS] | --neurons L.N,…|@FILE [--baseline-neurons L.N,…|@FILE]] [--ablation zero|mean --means FILE] [--gate +|-] [--post +|-] [--topk 50] [--out DIR]",
+		UsageText: "wcos attributes [--model M] [--facts FILE] [--neurons CLASS [--n-neurons N|F|CLASS] | --neurons L.N,…|@FILE [--baseline-neurons L.N,…|@FILE]] [--ablation zero|mean --means FILE] [--gate +|-] [--post +|-] [--topk 50] [--stopwords nltk|nltk-179|FILE] [--out DIR]",
 		Description: `The attributes-rate experiment (paper-spec §5, after Geva et al. 2023): for every fact, the prompt
 (BOS + prompt) is run up to the last token of the subject, and the residual stream after each layer
 (hook_resid_post) at that token is read through the logit lens (· W_U, no final LayerNorm). The
 attributes rate of a layer is the percentage of its top-k tokens (stopwords and tokens of ≤ 2
 characters removed) that are tokens of the subject's known attributes (--attributes, the stand-in for
 the subject's Wikipedia paragraphs); -1 (left out of means) when nothing is left or the subject has no
-attributes. Record "emb" reads the mean embedding of the subject's tokens the same way.
+attributes. Record "emb" reads the mean embedding of the subject's tokens the same way. The stopwords
+are NLTK's English list as a current nltk_data download has it (198 words since 2025-02-20, the
+reference's); --stopwords nltk-179 takes the list before that (without i'm, he's, we're, …) and
+--stopwords FILE one of your own, one word per line.
 
 Runs clean, then with --neurons ablated, then with --baseline-neurons ablated (e.g. a random
 same-layer baseline). --neurons may name an RW class, with --n-neurons as in wcos entropy: the paper's
@@ -49,15 +52,17 @@ Examples:
   wcos attributes --neurons 5.0,5.1,7.100 --baseline-neurons 5.7,5.300,7.9 --out out/attr
   wcos attributes --neurons @weakening.txt --set-name weakening --gate - --post + --out out/attr_w
   wcos attributes --neurons @cw.txt --ablation mean --means freqs-out/summary.safetensors --max-facts 200
-  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts known_olmo.jsonl --attributes wiki_attrs.json`,
+  wcos knowns --model olmo-7b-0424.q8_0.gguf --facts known_1000.json --out out/knowns   # the facts it knows
+  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts out/knowns/knowns.jsonl --attributes wiki_attrs.json`,
 		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
-			&cli.StringFlag{Name: "facts", Usage: "JSONL of facts with id, subject, prompt (default: the embedded 1,580 facts)"},
+			&cli.StringFlag{Name: "facts", Usage: "facts with id, subject, prompt: JSONL or a JSON array, e.g. wcos knowns' knowns.jsonl (default: the embedded 1,580 facts)"},
 			&cli.StringFlag{Name: "attributes", Usage: "JSON {\"subject\": [\"attribute\", …]} (default: the embedded subject_attributes.json)"},
 		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), []cli.Flag{
 			&cli.StringFlag{Name: "set-name", Usage: "name of the --neurons set in the outputs (default: the class's reference name, the @FILE's name, else \"set\")"},
 			&cli.StringFlag{Name: "baseline-neurons", Usage: "baseline set to ablate in a third run (named SET_baseline); a class in --neurons brings its own"},
 			&cli.IntFlag{Name: "topk", Value: attributes.DefaultTopK, Usage: "tokens read from the logit lens per layer"},
+			&cli.StringFlag{Name: "stopwords", Value: attributes.DefaultStopwords, Usage: "stopword list: nltk (NLTK's English list since 2025-02-20, 198 words), nltk-179 (before), or a FILE with one word per line"},
 			&cli.IntFlag{Name: "max-facts", Usage: "use only the first N facts (0: all)"},
 			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
@@ -126,6 +131,14 @@ Examples:
 			if _, err := attributes.ReadAttributes(cfg.Attributes); err != nil {
 				return err
 			}
+			cfg.StopwordsName = c.String("stopwords")
+			if cfg.Stopwords, err = attributes.LoadStopwords(cfg.StopwordsName); err != nil {
+				return fmt.Errorf("--stopwords: %w", err)
+			}
+			stopFile := cfg.StopwordsName // hashed into run.json unless a built-in list
+			if _, ok := attributes.StopwordLists[stopFile]; ok {
+				stopFile = ""
+			}
 			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
 				return err
 			}
@@ -161,7 +174,7 @@ Examples:
 				"set_name": c.String("set-name"), "baseline_neurons": c.String("baseline-neurons"), "ablation": cfg.Ablation,
 				"means": c.String("means"), "gate": cfg.Gate.String(), "post": cfg.Post.String(), "refactor": cfg.Refactor,
 				"topk": cfg.TopK, "max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads,
-				"gpu_layers": cfg.GPULayers, "out": cfg.Out,
+				"gpu_layers": cfg.GPULayers, "out": cfg.Out, "stopwords": cfg.StopwordsName, "stopwords_words": len(cfg.Stopwords),
 			}
 			if named != nil {
 				named.record(opts, c.String("n-neurons"), false, "")
@@ -173,7 +186,7 @@ Examples:
 				return err
 			}
 			cfg.RunInfo.Model, cfg.ModelSHA256 = &mi, mi.SHA256
-			for _, p := range []string{cfg.Facts, cfg.Attributes, c.String("means")} {
+			for _, p := range []string{cfg.Facts, cfg.Attributes, c.String("means"), stopFile} {
 				if fi, err := runinfo.Hash(p); err == nil && p != "" {
 					cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
 				}
@@ -209,6 +222,7 @@ func printAttributesSummary(r *attributes.Result, out string) {
 	fmt.Printf("\n%-10s %s\n", "model", filepath.Base(s.Model)+"  ("+s.ModelDesc+")")
 	fmt.Printf("%-10s %d of %d used (%d skipped: subject not in the prompt; %d without attributes), top-%d\n", "facts",
 		s.FactsUsed, s.Facts, s.Skipped, s.NoAttributes, s.TopK)
+	fmt.Printf("%-10s %s (%d words)\n", "stopwords", s.Stopwords, s.StopwordsN)
 	fmt.Printf("%-10s", "layer")
 	for _, set := range s.Sets {
 		fmt.Printf(" %16s", set.Name)

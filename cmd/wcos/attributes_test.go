@@ -30,6 +30,7 @@ func TestCLIAttributesBadInput(t *testing.T) {
 	empty := writeFile(t, filepath.Join(dir, "empty.jsonl"), "")
 	badAttrs := writeFile(t, filepath.Join(dir, "attrs.json"), `["not", "a", "map"]`)
 	neurons := writeFile(t, filepath.Join(dir, "set.txt"), "5.1\n5.x\n")
+	blankStop := writeFile(t, filepath.Join(dir, "stop.txt"), "\n  \n")
 
 	cases := []struct {
 		name string
@@ -54,22 +55,25 @@ func TestCLIAttributesBadInput(t *testing.T) {
 		{"bad --topk", []string{"--facts", good, "--topk", "0"}, []string{"--topk 0"}},
 		{"set named clean", []string{"--facts", good, "--neurons", "5.1", "--set-name", "clean"}, []string{`"clean"`, "reserved"}},
 		{"stray argument", []string{"--facts", good, "extra"}, []string{`"extra"`}},
+		{"missing stopwords file", []string{"--facts", good, "--stopwords", missing}, []string{"--stopwords", missing, "no such file", "nltk-179"}},
+		{"blank stopwords file", []string{"--facts", good, "--stopwords", blankStop}, []string{"--stopwords", blankStop, "no stopwords"}},
 	}
 	for _, c := range cases {
 		checkBadInput(t, dir, c.name, append([]string{"attributes", "--model", model, "--threads", "1"}, c.args...), c.want)
 	}
 }
 
-// TestCLIAttributes runs `wcos attributes` with a set and a baseline on three facts (one skipped) and
-// checks the files and what summary.json and run.json say.
+// TestCLIAttributes runs `wcos attributes` with a set and a baseline on three facts (one skipped) and a
+// stopword file, and checks the files and what summary.json and run.json say.
 func TestCLIAttributes(t *testing.T) {
 	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	dir := t.TempDir()
 	facts := writeFile(t, filepath.Join(dir, "facts.jsonl"), attrFacts)
 	set := writeFile(t, filepath.Join(dir, "weakening.txt"), "# a set\n5.1\n6.2\n")
+	stop := writeFile(t, filepath.Join(dir, "stop.txt"), "the\n\n of \ni'm\n")
 	out := filepath.Join(dir, "out")
 	if err := runCLI(t, "attributes", "--model", model, "--facts", facts, "--neurons", "@"+set, "--baseline-neurons", "5.3,6.4",
-		"--gate", "+", "--refactor=false", "--topk", "20", "--threads", "1", "--out", out); err != nil {
+		"--gate", "+", "--refactor=false", "--topk", "20", "--stopwords", stop, "--threads", "1", "--out", out); err != nil {
 		t.Fatal(err)
 	}
 	fig := "attributes_zero_ablation_gate+_postNone"
@@ -79,11 +83,13 @@ func TestCLIAttributes(t *testing.T) {
 		}
 	}
 	var sum struct {
-		FactsUsed int   `json:"facts_used"`
-		Skipped   int   `json:"skipped_facts"`
-		IDs       []int `json:"skipped_fact_ids"`
-		TopK      int   `json:"topk"`
-		Records   int   `json:"records"`
+		FactsUsed int    `json:"facts_used"`
+		Skipped   int    `json:"skipped_facts"`
+		IDs       []int  `json:"skipped_fact_ids"`
+		TopK      int    `json:"topk"`
+		Stopwords string `json:"stopwords"`
+		StopN     int    `json:"stopwords_words"`
+		Records   int    `json:"records"`
 		Sets      []struct {
 			Name, Intervention string
 			Neurons            int
@@ -98,7 +104,7 @@ func TestCLIAttributes(t *testing.T) {
 	}
 	if sum.FactsUsed != 2 || sum.Skipped != 1 || !slices.Equal(sum.IDs, []int{2}) || sum.TopK != 20 || sum.Records != 2*9+2*2*8 ||
 		len(sum.Sets) != 3 || sum.Sets[1].Name != "weakening" || sum.Sets[2].Name != "weakening_baseline" ||
-		sum.Sets[1].Intervention != "zero_ablation_gate+_postNone" || sum.Sets[2].Neurons != 2 {
+		sum.Sets[1].Intervention != "zero_ablation_gate+_postNone" || sum.Sets[2].Neurons != 2 || sum.Stopwords != stop || sum.StopN != 3 {
 		t.Errorf("summary.json: %s", b)
 	}
 	var run struct {
@@ -112,7 +118,9 @@ func TestCLIAttributes(t *testing.T) {
 	if err := json.Unmarshal(b, &run); err != nil {
 		t.Fatal(err)
 	}
-	if run.Options["facts"] != facts || run.Options["neurons"] != "@"+set || run.Options["gate"] != "+" || len(run.Inputs) < 2 {
+	hashed := slices.ContainsFunc(run.Inputs, func(in struct{ Path string }) bool { return in.Path == stop })
+	if run.Options["facts"] != facts || run.Options["neurons"] != "@"+set || run.Options["gate"] != "+" || len(run.Inputs) < 3 ||
+		run.Options["stopwords"] != stop || run.Options["stopwords_words"] != 3.0 || !hashed {
 		t.Errorf("run.json: %s", b)
 	}
 }
@@ -120,7 +128,7 @@ func TestCLIAttributes(t *testing.T) {
 // TestCLIAttributesHelp: the help has a description and examples.
 func TestCLIAttributesHelp(t *testing.T) {
 	cmd := attributesCommand()
-	for _, w := range []string{"Examples:", "wcos attributes --neurons", "hook_resid_post", "rates_by_layer.csv"} {
+	for _, w := range []string{"Examples:", "wcos attributes --neurons", "hook_resid_post", "rates_by_layer.csv", "--stopwords nltk-179", "198 words"} {
 		if !strings.Contains(cmd.Description, w) {
 			t.Errorf("help does not mention %q", w)
 		}

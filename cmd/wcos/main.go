@@ -41,6 +41,7 @@ embedded evaluation text. Run 'wcos COMMAND --help' for each command's options a
 			entropyCommand(),
 			compareCommand(),
 			attributesCommand(),
+			knownsCommand(),
 			classesCommand(),
 			neuronsCommand(),
 			freqsCommand(),

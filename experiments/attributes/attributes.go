@@ -43,7 +43,11 @@ type Config struct {
 	Gate, Post    hooks.Sign
 	Refactor      bool // post condition on s_n·post (paper default); false: raw sign
 	TopK          int  // 0: DefaultTopK
-	MaxFacts      int  // use the first MaxFacts facts (0: all)
+	// Stopwords are left out of the attribute tokens and the cleaned predictions, and StopwordsName
+	// ("": "custom") names them in summary.json; nil: NLTKEnglish, named DefaultStopwords.
+	Stopwords     map[string]bool
+	StopwordsName string
+	MaxFacts      int // use the first MaxFacts facts (0: all)
 	Exact         bool
 	Threads       int
 	GPULayers     int
@@ -88,6 +92,8 @@ type Summary struct {
 	NoAttributes int       `json:"facts_without_attributes"` // their records rate -1
 	Subjects     int       `json:"subjects"`
 	TopK         int       `json:"topk"`
+	Stopwords    string    `json:"stopwords"`       // a StopwordLists name or a file
+	StopwordsN   int       `json:"stopwords_words"` // how many words the list has
 	Layers       int       `json:"layers"`
 	Sets         []SetInfo `json:"sets"`
 	Records      int       `json:"records"`
@@ -138,6 +144,10 @@ func Run(cfg Config) (*Result, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.NumCPU()
 	}
+	if cfg.Stopwords == nil {
+		cfg.Stopwords, cfg.StopwordsName = NLTKEnglish, DefaultStopwords
+	}
+	cfg.StopwordsName = cmp.Or(cfg.StopwordsName, "custom")
 	if cfg.Set == nil && cfg.Baseline != nil {
 		return nil, errors.New("a baseline set needs a set (--neurons)")
 	}
@@ -204,8 +214,9 @@ func Run(cfg Config) (*Result, error) {
 		runs = append(runs, r)
 	}
 
-	sum := &Summary{Model: cfg.Model, ModelDesc: m.Desc(), Facts: len(facts), TopK: cfg.TopK, Layers: nl}
-	preps, err := prepare(m, facts, attrs, sum)
+	sum := &Summary{Model: cfg.Model, ModelDesc: m.Desc(), Facts: len(facts), TopK: cfg.TopK, Layers: nl,
+		Stopwords: cfg.StopwordsName, StopwordsN: len(cfg.Stopwords)}
+	preps, err := prepare(m, facts, attrs, cfg.Stopwords, sum)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Facts, err)
 	}
@@ -257,7 +268,7 @@ func Run(cfg Config) (*Result, error) {
 				return nil, err
 			}
 			for i, layer := range layers {
-				clean := CleanTokens(tops[i])
+				clean := CleanTokens(tops[i], cfg.Stopwords)
 				records = append(records, Record{
 					FactID: int32(p.fact.ID), Subject: p.fact.Subject, Relation: p.fact.Relation, Prompt: p.fact.Prompt,
 					SubjectTokens: p.subjStr, Position: int32(pos), Layer: layer, Set: r.name, Intervention: r.intervention,
@@ -330,7 +341,7 @@ func buildSpec(cfg Config, neurons []hooks.Neuron) (hooks.Spec, error) {
 
 // prepare tokenises the facts, finds their subjects and the subjects' attribute tokens; facts whose
 // subject is not in the prompt are skipped and counted in sum.
-func prepare(m *bindings.Model, facts []Fact, attrs map[string][]string, sum *Summary) ([]prepared, error) {
+func prepare(m *bindings.Model, facts []Fact, attrs map[string][]string, stop map[string]bool, sum *Summary) ([]prepared, error) {
 	bos := m.EOS() // OLMo has no BOS: the EOS id is prepended (dolma-small, HF add_bos_token)
 	attrToks := map[string]map[string]bool{}
 	subjects := map[string]bool{}
@@ -356,7 +367,7 @@ func prepare(m *bindings.Model, facts []Fact, attrs map[string][]string, sum *Su
 		}
 		if a, ok := attrs[f.Subject]; ok && len(a) > 0 {
 			if _, done := attrToks[f.Subject]; !done {
-				if attrToks[f.Subject], err = AttributeTokens(m, a); err != nil {
+				if attrToks[f.Subject], err = AttributeTokens(m, a, stop); err != nil {
 					return nil, fmt.Errorf("subject %q: %v", f.Subject, err)
 				}
 			}

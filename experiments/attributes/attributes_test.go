@@ -75,7 +75,7 @@ func TestRate(t *testing.T) {
 		{"attributes that left no token rate 0", []string{" Kabul"}, map[string]bool{}, 50, []string{" Kabul"}, 0},
 	}
 	for _, c := range cases {
-		clean := CleanTokens(c.top)
+		clean := CleanTokens(c.top, nil)
 		if !reflect.DeepEqual(clean, c.wantClean) {
 			t.Errorf("%s: CleanTokens(%q) = %q, want %q", c.name, c.top, clean, c.wantClean)
 		}
@@ -85,13 +85,130 @@ func TestRate(t *testing.T) {
 	}
 }
 
+// nltk179 is nltk_data's corpora/stopwords/english before 2025-02-20, in its order then.
+const nltk179 = `i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+yourselves he him his himself she she's her hers herself it it's its itself they them their theirs
+themselves what which who whom this that that'll these those am is are was were be been being have has
+had having do does did doing a an the and but if or because as until while of at by for with about
+against between into through during before after above below to from up down in out on off over under
+again further then once here there when where why how all any both each few more most other some such
+no nor not only own same so than too very s t can will just don don't should should've now d ll m o re
+ve y ain aren aren't couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't
+isn isn't ma mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't
+weren weren't won won't wouldn wouldn't`
+
+// contractions19 are the pronoun contractions nltk_data added on 2025-02-20 (PR #228).
+var contractions19 = strings.Fields(`they've i'll i'd they'll he's i'm he'd it'd i've it'll she'd they'd we'd
+we're we'll we've he'll they're she'll`)
+
 func TestStopwords(t *testing.T) {
-	if len(Stopwords) != 179 {
-		t.Errorf("%d stopwords, want NLTK's 179", len(Stopwords))
+	cases := []struct {
+		name         string
+		n            int
+		contractions bool
+	}{
+		{"nltk", 198, true},
+		{"nltk-179", 179, false},
 	}
-	for _, w := range []string{"the", "you're", "wouldn't", "ma", "y", "should've"} {
-		if !Stopwords[w] {
-			t.Errorf("%q is not a stopword", w)
+	if len(contractions19) != 19 || len(strings.Fields(nltk179)) != 179 {
+		t.Fatalf("test lists: %d contractions, %d old words", len(contractions19), len(strings.Fields(nltk179)))
+	}
+	for _, c := range cases {
+		list, err := LoadStopwords(c.name)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(list) != c.n {
+			t.Errorf("%s: %d words, want %d", c.name, len(list), c.n)
+		}
+		for _, w := range strings.Fields(nltk179) {
+			if !list[w] {
+				t.Errorf("%s: %q of the 179-word list is missing", c.name, w)
+			}
+		}
+		for _, w := range contractions19 {
+			if list[w] != c.contractions {
+				t.Errorf("%s: has %q: %v, want %v", c.name, w, list[w], c.contractions)
+			}
+		}
+	}
+	if len(NLTKEnglish) != 198 || len(NLTKEnglish179) != 179 || len(StopwordLists[DefaultStopwords]) != 198 {
+		t.Errorf("NLTKEnglish %d, NLTKEnglish179 %d, default %q %d words; want 198, 179, 198",
+			len(NLTKEnglish), len(NLTKEnglish179), DefaultStopwords, len(StopwordLists[DefaultStopwords]))
+	}
+}
+
+// TestStopwordChoice: CleanTokens (lower-cased) and AttributeTokens (case-sensitive) drop the words of
+// the list they are given, nil meaning the 198-word default; tokens of ≤ 2 characters go whatever the list.
+// " I'm" is dropped from the predictions by the 198-word list (as "i'm") but "I'm" stays an attribute token.
+func TestStopwordChoice(t *testing.T) {
+	top := []string{" I'm", "he's", " They're", " Kabul", " we", " the"}
+	attrs := []string{"I'm near Kabul", "he's home", "they're"}
+	cases := []struct {
+		name      string
+		stop      map[string]bool
+		wantClean []string
+		wantAttrs []string
+	}{
+		{"nil: default", nil, []string{" Kabul"}, []string{"I'm", "near", "Kabul", "home"}},
+		{"nltk", NLTKEnglish, []string{" Kabul"}, []string{"I'm", "near", "Kabul", "home"}},
+		{"nltk-179", NLTKEnglish179, []string{" I'm", "he's", " They're", " Kabul"}, []string{"I'm", "near", "Kabul", "he's", "home", "they're"}},
+		{"custom", map[string]bool{"kabul": true, "Kabul": true, "home": true}, []string{" I'm", "he's", " They're", " the"},
+			[]string{"I'm", "near", "he's", "they're"}},
+		{"empty list", map[string]bool{}, []string{" I'm", "he's", " They're", " Kabul", " the"}, []string{"I'm", "near", "Kabul", "he's", "home", "they're"}},
+	}
+	for _, c := range cases {
+		if got := CleanTokens(top, c.stop); !reflect.DeepEqual(got, c.wantClean) {
+			t.Errorf("%s: CleanTokens(%q) = %q, want %q", c.name, top, got, c.wantClean)
+		}
+		got, err := AttributeTokens(&fakeTok{ids: map[string]int32{}}, attrs, c.stop)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		want := map[string]bool{}
+		for _, w := range c.wantAttrs {
+			want[w] = true
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: AttributeTokens(%q) = %v, want %v", c.name, attrs, got, want)
+		}
+	}
+}
+
+func TestReadStopwords(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, content string
+		want          []string // nil: an error naming the file
+	}{
+		{"NLTK format", "i\nme\ni'm\n", []string{"i", "me", "i'm"}},
+		{"no final newline, duplicates", "i\nme\ni", []string{"i", "me"}},
+		{"blank lines, spaces and CRLF", "\n  the \r\n\n\tof\r\n   \n", []string{"the", "of"}},
+		{"case kept", "The\nthe\n", []string{"The", "the"}},
+		{"empty file", "", nil},
+		{"only blank lines", "\n \r\n\t\n", nil},
+		{"missing file", "-", nil},
+	}
+	for i, c := range cases {
+		path := filepath.Join(dir, fmt.Sprintf("stop%d.txt", i))
+		if c.content != "-" {
+			if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := LoadStopwords(path)
+		if c.want == nil {
+			if err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s: error %v, want one line naming %s", c.name, err, path)
+			}
+			continue
+		}
+		want := map[string]bool{}
+		for _, w := range c.want {
+			want[w] = true
+		}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: LoadStopwords(%q) = %v, %v; want %v", c.name, c.content, got, err, want)
 		}
 	}
 }
@@ -171,7 +288,7 @@ func TestAttributeTokens(t *testing.T) {
 	// The fake tokenizer gives "The", "Valley" for both " The Valley" and "The Valley": enough to see
 	// the filters (stopwords case-sensitively, at most 2 characters) and the deduplication.
 	tok := &fakeTok{ids: map[string]int32{}}
-	got, err := AttributeTokens(tok, []string{"The Valley", "of Asia", "UK"})
+	got, err := AttributeTokens(tok, []string{"The Valley", "of Asia", "UK"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +355,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	const nl, used = 8, 6
 	if s := b.Summary; s.Facts != 7 || s.FactsUsed != used || s.Skipped != 1 || !reflect.DeepEqual(s.SkippedIDs, []int{9002}) ||
-		s.NoAttributes != 1 || len(s.Sets) != 3 || s.Sets[2].Name != "layer4_baseline" {
+		s.NoAttributes != 1 || len(s.Sets) != 3 || s.Sets[2].Name != "layer4_baseline" || s.Stopwords != "nltk" || s.StopwordsN != 198 {
 		t.Fatalf("summary: %+v", s)
 	}
 	bySet := map[string][]Record{}
@@ -369,4 +486,46 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return rows
+}
+
+// TestReadFactsLayouts: JSONL and JSON arrays (ROME's known_1000.json with known_id and relation_id)
+// give the same facts; bad records are refused with their place.
+func TestReadFactsLayouts(t *testing.T) {
+	want := []Fact{
+		{ID: 0, Subject: "Vinson Massif", Relation: "P30", Template: "{} is located in the continent of", Prompt: "Vinson Massif is located in the continent", Attribute: "Antarctica"},
+		{ID: 1, Subject: "Beats Music", Relation: "P127", Template: "{} is owned by", Prompt: "Beats Music is owned by", Attribute: "Apple"},
+	}
+	rome := `[{"known_id": 0, "subject": "Vinson Massif", "attribute": "Antarctica", "template": "{} is located in the continent of", "prediction": " Antarctica", "prompt": "Vinson Massif is located in the continent", "relation_id": "P30"},
+ {"known_id": 1, "subject": "Beats Music", "attribute": "Apple", "template": "{} is owned by", "prediction": " Apple", "prompt": "Beats Music is owned by", "relation_id": "P127"}]`
+	var jsonl strings.Builder
+	for _, f := range want {
+		b, _ := json.Marshal(f)
+		jsonl.Write(append(b, '\n', '\n'))
+	}
+	for _, c := range []struct{ name, data, err string }{
+		{"jsonl", jsonl.String(), ""},
+		{"rome array", rome, ""},
+		{"array after a BOM and blank lines", "\ufeff\n\n " + rome, ""},
+		{"id beats known_id", strings.Replace(rome, `"known_id": 1,`, `"known_id": 7, "id": 1,`, 1), ""},
+		{"duplicate in an array", strings.Replace(rome, `"known_id": 1`, `"known_id": 0`, 1), "fact 1 of the array: fact id 0 is also at fact 0 of the array"},
+		{"duplicate line", jsonl.String() + `{"id": 1, "subject": "x", "prompt": "x y"}`, ":5: fact id 1 is also at line 3"},
+		{"no prompt in an array", `[{"subject": "x"}]`, "fact 0 of the array: a fact needs a subject and a prompt"},
+		{"broken array", `[{"subject": "x"},`, "unexpected end of JSON input"},
+		{"empty array", `[]`, "no facts"},
+	} {
+		path := filepath.Join(t.TempDir(), "facts.json")
+		if err := os.WriteFile(path, []byte(c.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFacts(path)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: error %v, want one naming %s with %q", c.name, err, path, c.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: ReadFacts = %+v, %v; want %+v", c.name, got, err, want)
+		}
+	}
 }

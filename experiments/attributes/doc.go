@@ -13,14 +13,21 @@
 // reference reads); record "emb" is the centred mean embedding of the subject tokens · W_U (clean run
 // only: it does not depend on an ablation).
 //
+// Facts (ReadFacts): JSONL or a JSON array in ROME's known_1000 layout; the reference evaluates only the
+// facts the model knows, which package knowns selects (wcos knowns → knowns.jsonl).
+//
 // Attribute tokens (the stand-in for the tokens of a subject's Wikipedia paragraphs): every token of
 // each attribute of the subject in subject_attributes.json, tokenised both as in running text
-// (" "+attribute) and at the start of a text (attribute), minus tokens whose strip() is an NLTK English
-// stopword (case-sensitive, as the reference's clean_df) or is at most 2 characters long.
+// (" "+attribute) and at the start of a text (attribute), minus tokens whose strip() is a stopword
+// (case-sensitive, as the reference's clean_df) or is at most 2 characters long.
 //
 // Rate (Rate): clean = top-k strings whose strip().lower() is not a stopword and whose strip() is longer
 // than 2 characters; rate = 100·|set(clean[:k]) ∩ attribute tokens| / len(clean), or -1 (excluded from
 // means) when clean is empty or the subject has no attributes.
+//
+// Stopwords (Config.Stopwords): by default NLTK's English list as the reference's nltk_data download
+// has it since 2025-02-20 (NLTKEnglish, 198 words); NLTKEnglish179 is the list before, without 19
+// pronoun contractions (i'm, he's, we're, …); ReadStopwords reads a list in NLTK's corpus format.
 //
 // Differences from the reference code, on purpose: the reference loads the model without refactoring
 // but takes refactored means (paper-spec §10); here the means and post conditions use the refactor signs

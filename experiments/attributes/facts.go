@@ -1,7 +1,8 @@
 package attributes
 
 import (
-	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// Fact is one line of facts.jsonl (ROME's known_1000 layout).
+// Fact is one fact (ROME's known_1000 layout).
 type Fact struct {
 	ID        int    `json:"id"`
 	Subject   string `json:"subject"`
@@ -21,37 +22,60 @@ type Fact struct {
 	Attribute string `json:"attribute"`
 }
 
-// ReadFacts reads a JSONL file of facts; every line needs a subject and a prompt, and ids are unique.
+// ReadFacts reads facts from JSONL, one per line, or from a JSON array (ROME's known_1000.json, the
+// reference's known_<model>.json), where known_id and relation_id stand for id and relation. Every fact
+// needs a subject and a prompt, and ids are unique.
 func ReadFacts(path string) ([]Fact, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	type record struct {
+		at, loc string // where it is, for errors: "path:3" and "line 3"
+		raw     []byte
+	}
+	var recs []record
+	if t := bytes.TrimLeft(b, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '[' {
+		var arr []json.RawMessage
+		if err := json.Unmarshal(t, &arr); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		for i, r := range arr {
+			loc := fmt.Sprintf("fact %d of the array", i)
+			recs = append(recs, record{path + ": " + loc, loc, r})
+		}
+	} else {
+		for i, l := range bytes.Split(b, []byte("\n")) {
+			if l = bytes.TrimSpace(l); len(l) > 0 {
+				recs = append(recs, record{fmt.Sprintf("%s:%d", path, i+1), fmt.Sprint("line ", i+1), l})
+			}
+		}
+	}
 	var out []Fact
-	seen := map[int]int{}
-	for line := 1; sc.Scan(); line++ {
-		t := strings.TrimSpace(sc.Text())
-		if t == "" {
-			continue
+	seen := map[int]string{}
+	for _, r := range recs {
+		var aux struct {
+			Fact
+			ID         *int   `json:"id"`
+			KnownID    *int   `json:"known_id"`
+			RelationID string `json:"relation_id"`
 		}
-		var fa Fact
-		if err := json.Unmarshal([]byte(t), &fa); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		if err := json.Unmarshal(r.raw, &aux); err != nil {
+			return nil, fmt.Errorf("%s: %v", r.at, err)
 		}
+		fa := aux.Fact
+		if p := cmp.Or(aux.ID, aux.KnownID); p != nil {
+			fa.ID = *p
+		}
+		fa.Relation = cmp.Or(fa.Relation, aux.RelationID)
 		if fa.Subject == "" || fa.Prompt == "" {
-			return nil, fmt.Errorf("%s:%d: a fact needs a subject and a prompt", path, line)
+			return nil, fmt.Errorf("%s: a fact needs a subject and a prompt", r.at)
 		}
 		if prev, ok := seen[fa.ID]; ok {
-			return nil, fmt.Errorf("%s:%d: fact id %d already on line %d", path, line, fa.ID, prev)
+			return nil, fmt.Errorf("%s: fact id %d is also at %s", r.at, fa.ID, prev)
 		}
-		seen[fa.ID] = line
+		seen[fa.ID] = r.loc
 		out = append(out, fa)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no facts", path)
@@ -127,8 +151,11 @@ func TokenString(tok Tokenizer, id int32) string {
 
 // AttributeTokens is the set of string tokens of a subject's attributes, each tokenised as it appears
 // in running text (" "+attribute) and at the start of a text (attribute), without tokens whose strip()
-// is a stopword (case-sensitive, as the reference's clean_df) or has at most 2 characters.
-func AttributeTokens(tok Tokenizer, attrs []string) (map[string]bool, error) {
+// is in stop (case-sensitive, as the reference's clean_df; nil: NLTKEnglish) or has at most 2 characters.
+func AttributeTokens(tok Tokenizer, attrs []string, stop map[string]bool) (map[string]bool, error) {
+	if stop == nil {
+		stop = NLTKEnglish
+	}
 	out := map[string]bool{}
 	for _, a := range attrs {
 		for _, text := range []string{" " + a, a} {
@@ -139,7 +166,7 @@ func AttributeTokens(tok Tokenizer, attrs []string) (map[string]bool, error) {
 			for _, id := range ids {
 				s := TokenString(tok, id)
 				st := strings.TrimSpace(s)
-				if Stopwords[st] || utf8.RuneCountInString(st) <= 2 {
+				if stop[st] || utf8.RuneCountInString(st) <= 2 {
 					continue
 				}
 				out[s] = true
@@ -149,13 +176,16 @@ func AttributeTokens(tok Tokenizer, attrs []string) (map[string]bool, error) {
 	return out, nil
 }
 
-// CleanTokens keeps the predictions whose strip().lower() is not a stopword and whose strip() is longer
-// than 2 characters (the reference's top_k_preds_clean).
-func CleanTokens(top []string) []string {
+// CleanTokens keeps the predictions whose strip().lower() is not in stop (nil: NLTKEnglish) and whose
+// strip() is longer than 2 characters (the reference's top_k_preds_clean).
+func CleanTokens(top []string, stop map[string]bool) []string {
+	if stop == nil {
+		stop = NLTKEnglish
+	}
 	out := []string{}
 	for _, s := range top {
 		st := strings.TrimSpace(s)
-		if Stopwords[strings.ToLower(st)] || utf8.RuneCountInString(st) <= 2 {
+		if stop[strings.ToLower(st)] || utf8.RuneCountInString(st) <= 2 {
 			continue
 		}
 		out = append(out, s)

@@ -51,6 +51,7 @@ func FuzzReadFacts(f *testing.F) {
 	f.Add(`{"id": 0, "subject": "A", "prompt": "A is"}` + "\n" + `{"id": 0, "subject": "B", "prompt": "B is"}`)
 	f.Add(`{"id": "x"}`)
 	f.Add("\n\n")
+	f.Add(`[{"known_id": 3, "subject": "A", "prompt": "A is", "relation_id": "P1"}, null]`)
 	f.Fuzz(func(t *testing.T, data string) {
 		path := filepath.Join(t.TempDir(), "facts.jsonl")
 		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {

@@ -1,0 +1,134 @@
+package bindings
+
+// #include "bindings.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"unsafe"
+)
+
+// Generate continues every row greedily, the most probable next token (the first on ties) at each
+// step, for up to maxNew tokens; a row ends after a token in stop, which is returned with the others.
+// Rows are independent sequences starting at position 0. The prompts are decoded once and each step
+// decodes one token per unfinished row against the KV cache. The hooks' ablation applies to every
+// token; captures, statistics and metrics are refused, as they assume whole rows. Earlier context
+// state is cleared; Logits and Metrics have nothing to read afterwards.
+func (c *Context) Generate(rows [][]int32, maxNew int, stop []int32) ([][]int32, error) {
+	if c.capturing || c.stats != nil || c.metrics || c.opt.Metrics {
+		return nil, errors.New("generate: the context captures, collects statistics or computes metrics; only ablation hooks apply")
+	}
+	if maxNew < 0 {
+		return nil, fmt.Errorf("generate: %d new tokens", maxNew)
+	}
+	nv := int32(c.model.VocabSize())
+	kv, maxRows := c.opt.MaxTokens, c.opt.MaxRows
+	if c.opt.PerRow {
+		kv, maxRows = c.opt.MaxRowLength, 1
+	}
+	total := 0
+	for s, r := range rows {
+		if len(r) == 0 {
+			return nil, errors.New("generate: empty row")
+		}
+		for i, t := range r {
+			if t < 0 || t >= nv {
+				return nil, fmt.Errorf("generate: row %d position %d: token id %d outside the vocabulary [0,%d)", s, i, t, nv)
+			}
+		}
+		if c.opt.PerRow && len(r)+maxNew > kv {
+			return nil, fmt.Errorf("generate: row %d needs %d tokens, more than the context's %d", s, len(r)+maxNew, kv)
+		}
+		total += len(r) + maxNew
+	}
+	if !c.opt.PerRow && (len(rows) > maxRows || total > kv) {
+		return nil, fmt.Errorf("generate: %d rows needing %d tokens exceed the context (%d rows, %d tokens)", len(rows), total, maxRows, kv)
+	}
+	c.nTok, c.rows, c.metN = 0, nil, 0
+	out := make([][]int32, len(rows))
+	if maxNew == 0 {
+		return out, nil
+	}
+	for lo := 0; lo < len(rows); lo += maxRows {
+		hi := min(lo+maxRows, len(rows))
+		if err := c.generate(rows[lo:hi], out[lo:hi], maxNew, stop); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// generate runs Generate for rows that fit the KV cache together (sequence s for rows[s]).
+func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32) error {
+	C.llama_memory_clear(C.llama_get_memory(c.ctx), true)
+	b := &c.batch
+	// next[s] is the batch index whose logits choose row s's next token; -1 once the row has ended.
+	next := make([]int, len(rows))
+	n := 0
+	for s, r := range rows {
+		n += len(r)
+		next[s] = n - 1
+	}
+	c.fillBatch(rows)
+	out0 := unsafe.Slice(b.logits, n)
+	for i := range out0 {
+		out0[i] = 0
+	}
+	for s := range rows {
+		out0[next[s]] = 1
+	}
+	for {
+		if err := c.decodeBatch(int(b.n_tokens)); err != nil {
+			return err
+		}
+		k := 0
+		tok := unsafe.Slice(b.token, len(rows))
+		pos := unsafe.Slice(b.pos, len(rows))
+		seq := unsafe.Slice(b.seq_id, len(rows))
+		lg := unsafe.Slice(b.logits, len(rows))
+		for s := range rows {
+			if next[s] < 0 {
+				continue
+			}
+			p := C.llama_get_logits_ith(c.ctx, C.int32_t(next[s]))
+			if p == nil {
+				return fmt.Errorf("generate: no logits for row %d", s)
+			}
+			t := int32(C.wcos_argmax(p, C.int64_t(c.model.VocabSize())))
+			if t < 0 {
+				return fmt.Errorf("generate: row %d: the logits are all NaN", s)
+			}
+			out[s] = append(out[s], t)
+			if slices.Contains(stop, t) || len(out[s]) == maxNew {
+				next[s] = -1
+				continue
+			}
+			tok[k] = C.llama_token(t)
+			pos[k] = C.llama_pos(len(rows[s]) + len(out[s]) - 1)
+			*seq[k] = C.llama_seq_id(s)
+			lg[k] = 1
+			next[s] = k
+			k++
+		}
+		if k == 0 {
+			return nil
+		}
+		b.n_tokens = C.int32_t(k)
+	}
+}
+
+// decodeBatch runs llama_decode on the batch as filled, n tokens.
+func (c *Context) decodeBatch(n int) error {
+	if C.wcos_hooks_begin(c.hooks, C.int(n)) != 0 {
+		return c.hookErr("generate")
+	}
+	if rc := C.llama_decode(c.ctx, c.batch); rc != 0 {
+		if msg := C.wcos_hooks_error(c.hooks); msg != nil {
+			return fmt.Errorf("generate: hook: %s", C.GoString(msg))
+		}
+		return fmt.Errorf("generate: llama_decode returned %d", int(rc))
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package bindings_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/wcos-dev/wcos/bindings"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/testmodels"
+)
+
+// TestGenerateMatchesHF: the first greedy token after each fixture position is the argmax of Hugging
+// Face's logits there, wherever the top two are more than 2·tolLogits apart.
+func TestGenerateMatchesHF(t *testing.T) {
+	for _, tc := range []struct{ name, hfDir, ref string }{
+		{"tiny-olmo", testmodels.TinyDir(), "tiny-olmo-reference.safetensors"},
+		{"untied-olmo-random", testmodels.UntiedDir(), "untied-olmo-random-reference.safetensors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := loadReference(t, tc.ref)
+			logits := ref.floats(t, "logits")
+			r := newRun(t, testmodels.GGUF(t, tc.hfDir, "f32"), len(ref.tokens), len(ref.tokens[0]), 0)
+			var rows [][]int32
+			var want []int32
+			for s, toks := range ref.tokens {
+				for j, p := range ref.pos {
+					hf := logits[(s*len(ref.pos)+j)*ref.nv : (s*len(ref.pos)+j+1)*ref.nv]
+					top := int32(argmax(hf))
+					second := slices.Clone(hf)
+					second[top] = second[argmax(second)] - 1e9 // drop the top
+					if float64(hf[top]-second[argmax(second)]) <= 2*tolLogits {
+						continue
+					}
+					rows, want = append(rows, toks[:p+1]), append(want, top)
+				}
+			}
+			checked := 0
+			for lo := 0; lo < len(rows); lo += len(ref.tokens) {
+				hi := min(lo+len(ref.tokens), len(rows))
+				got, err := r.ctx.Generate(rows[lo:hi], 1, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, g := range got {
+					if len(g) != 1 || g[0] != want[lo+i] {
+						t.Errorf("row of %d tokens: generated %v, HF's argmax %d", len(rows[lo+i]), g, want[lo+i])
+					}
+					checked++
+				}
+			}
+			if checked < 8 {
+				t.Fatalf("only %d positions checked", checked)
+			}
+		})
+	}
+}
+
+// TestGenerateMatchesDecode: greedy generation against the KV cache equals, token for token, greedy
+// decoding that re-runs the whole row at every step, for rows of different lengths generated
+// together or one by one (PerRow), with a stop token, with a conditional ablation, on the tied and the
+// untied model.
+func TestGenerateMatchesDecode(t *testing.T) {
+	type tc struct {
+		name   string
+		hfDir  string
+		perRow bool
+		stop   bool
+		abl    *hooks.Ablation
+	}
+	var cases []tc
+	for _, m := range []struct {
+		name, dir string
+		ablated   []hooks.Neuron
+	}{
+		{"tiny-olmo", testmodels.TinyDir(), testmodels.ReferenceAblated()},
+		{"untied", testmodels.UntiedDir(), []hooks.Neuron{{Layer: 0, Index: 3}, {Layer: 1, Index: 7}, {Layer: 1, Index: 100}}},
+	} {
+		ablate := &hooks.Ablation{Neurons: m.ablated, Gate: -1}
+		cases = append(cases,
+			tc{m.name + "/batched", m.dir, false, false, nil},
+			tc{m.name + "/per-row", m.dir, true, false, nil},
+			tc{m.name + "/stop", m.dir, false, true, nil},
+			tc{m.name + "/ablation", m.dir, false, false, ablate})
+	}
+	const maxNew = 12
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := bindings.LoadModel(testmodels.GGUF(t, c.hfDir, "f32"), bindings.ModelOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			nv := int32(m.VocabSize())
+			rows := [][]int32{{m.EOS()}, {m.EOS(), 11, 12, 13, 14, 15, 16, 17}, {m.EOS(), 100 % nv, 7, 300 % nv}}
+			ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 64, MaxRows: 4, PerRow: c.perRow, MaxRowLength: 24, Exact: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ctx.Close()
+			if err := ctx.SetHooks(hooks.Spec{Ablation: c.abl}); err != nil {
+				t.Fatal(err)
+			}
+			// The reference: whole rows decoded again at every step.
+			want := make([][]int32, len(rows))
+			var stop []int32
+			for s, r := range rows {
+				seq := slices.Clone(r)
+				for len(want[s]) < maxNew {
+					if err := ctx.Decode([][]int32{seq}); err != nil {
+						t.Fatal(err)
+					}
+					tok := int32(argmax(ctx.Logits(len(seq) - 1)))
+					want[s] = append(want[s], tok)
+					seq = append(seq, tok)
+					if slices.Contains(stop, tok) {
+						break
+					}
+				}
+				if c.stop && s == 0 {
+					stop = []int32{want[0][3]} // row 0's 4th token ends every row that emits it
+					want[0] = want[0][:slices.Index(want[0], stop[0])+1]
+				}
+			}
+			got, err := ctx.Generate(rows, maxNew, stop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := range rows {
+				if !slices.Equal(got[s], want[s]) {
+					t.Errorf("row %d: Generate %v, re-decoding %v", s, got[s], want[s])
+				}
+			}
+			if err := ctx.Decode(rows[1:2]); err != nil { // the context stays usable
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestGenerateRefuses(t *testing.T) {
+	m, err := bindings.LoadModel(testmodels.GGUF(t, testmodels.TinyDir(), "f32"), bindings.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 16, MaxRows: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	eos := m.EOS()
+	for _, c := range []struct {
+		name   string
+		rows   [][]int32
+		maxNew int
+		spec   hooks.Spec
+	}{
+		{"too many tokens", [][]int32{{eos, 1, 2}, {eos}}, 7, hooks.Spec{}},
+		{"too many rows", [][]int32{{eos}, {eos}, {eos}}, 1, hooks.Spec{}},
+		{"empty row", [][]int32{{}}, 1, hooks.Spec{}},
+		{"token outside the vocabulary", [][]int32{{int32(m.VocabSize())}}, 1, hooks.Spec{}},
+		{"negative length", [][]int32{{eos}}, -1, hooks.Spec{}},
+		{"capture", [][]int32{{eos}}, 1, hooks.Spec{Capture: hooks.Capture{0: nil}}},
+		{"residual", [][]int32{{eos}}, 1, hooks.Spec{Residual: true}},
+	} {
+		if err := ctx.SetHooks(c.spec); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ctx.Generate(c.rows, c.maxNew, nil); err == nil {
+			t.Errorf("%s: no error", c.name)
+		} else {
+			t.Logf("%s: %v", c.name, err)
+		}
+	}
+}
