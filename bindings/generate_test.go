@@ -59,6 +59,8 @@ func TestGenerateMatchesHF(t *testing.T) {
 // decoding that re-runs the whole row at every step, for rows of different lengths generated
 // together or one by one (PerRow), with a stop token, with a conditional ablation, on the tied and the
 // untied model.
+// One thread: ggml's CPU threads spin at every barrier, and the small decodes of generation stall
+// when test binaries share the cores (docs/benchmarks.md).
 func TestGenerateMatchesDecode(t *testing.T) {
 	type tc struct {
 		name   string
@@ -92,7 +94,7 @@ func TestGenerateMatchesDecode(t *testing.T) {
 			defer m.Close()
 			nv := int32(m.VocabSize())
 			rows := [][]int32{{m.EOS()}, {m.EOS(), 11, 12, 13, 14, 15, 16, 17}, {m.EOS(), 100 % nv, 7, 300 % nv}}
-			ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 64, MaxRows: 4, PerRow: c.perRow, MaxRowLength: 24, Exact: true})
+			ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 64, MaxRows: 4, PerRow: c.perRow, MaxRowLength: 24, Exact: true, Threads: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +145,7 @@ func TestGenerateRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 16, MaxRows: 2})
+	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 16, MaxRows: 2, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,6 +174,16 @@ func (m *Model) Tokenize(text string) ([]int32, error) {
 	}
 }
 
+// Detokenize is the text of tokens as Hugging Face's decode gives it: the pieces joined, special
+// tokens written out, invalid UTF-8 (a character cut between tokens) as U+FFFD.
+func (m *Model) Detokenize(ids []int32) string {
+	var b strings.Builder
+	for _, id := range ids {
+		b.WriteString(m.TokenText(id))
+	}
+	return strings.ToValidUTF8(b.String(), "\uFFFD")
+}
+
 // TokenText is the piece of text of a token (special tokens rendered).
 func (m *Model) TokenText(id int32) string {
 	buf := make([]byte, 64)

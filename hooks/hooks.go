@@ -12,6 +12,12 @@ import (
 // Neuron is neuron Index of layer Layer, written "L.N".
 type Neuron struct{ Layer, Index int }
 
+// NamedSet is a neuron set with the name its outputs carry ("weakening24", "weakening24_baseline").
+type NamedSet struct {
+	Name    string
+	Neurons []Neuron
+}
+
 func (n Neuron) String() string { return fmt.Sprintf("%d.%d", n.Layer, n.Index) }
 
 // ParseNeuron parses "L.N".

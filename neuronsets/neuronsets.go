@@ -1,6 +1,7 @@
 package neuronsets
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -213,6 +214,12 @@ func (s Spec) Name() string {
 
 // BaselineName is the folder name of the set's random baseline: Name() + "_baseline".
 func (s Spec) BaselineName() string { return s.Name() + "_baseline" }
+
+// Intervention names an ablation as the reference's folders do, zero_ablation or mean_ablation (""
+// is zero), with the ConditionSuffix of its gate and post conditions ("+", "-" or "").
+func Intervention(ablation, gate, post string) string {
+	return cmp.Or(ablation, "zero") + "_ablation" + ConditionSuffix(gate, post)
+}
 
 // ConditionSuffix is the reference's suffix for a conditional ablation, "_gate{g}_post{p}", with
 // "None" for a missing condition ("_gate-_postNone"); "" when neither is given. gate and post are

@@ -343,6 +343,16 @@ func TestParse(t *testing.T) {
 			t.Errorf("ConditionSuffix(%q, %q) = %q, want %q", c.gate, c.post, got, c.want)
 		}
 	}
+	for _, c := range []struct{ ablation, gate, post, want string }{
+		{"", "", "", "zero_ablation"},
+		{"mean", "", "", "mean_ablation"},
+		{"zero", "-", "+", "zero_ablation_gate-_post+"},
+		{"mean", "", "-", "mean_ablation_gateNone_post-"},
+	} {
+		if got := Intervention(c.ablation, c.gate, c.post); got != c.want {
+			t.Errorf("Intervention(%q, %q, %q) = %q, want %q", c.ablation, c.gate, c.post, got, c.want)
+		}
+	}
 	if got := (Spec{Class: classes.Weakening}).BaselineName(); got != "weakening_baseline" {
 		t.Errorf("BaselineName = %q", got)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/wcos-dev/wcos/experiments/entropy"
 	"github.com/wcos-dev/wcos/experiments/freqs"
 	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/neuronsets"
 )
 
 // ablationFlags are the options of an ablation, shared by entropy and attributes: the neuron set
@@ -59,4 +61,73 @@ func parseAblationValues(c *cli.Context) (*ablationValues, error) {
 		return nil, err
 	}
 	return &a, nil
+}
+
+// setFlags are the parsed --neurons, --n-neurons, --set-name and --baseline-neurons of a command that
+// ablates one set beside a baseline (attributes, generate): a neuron list, with an optional baseline
+// list, or an RW class, drawn with its random baseline once the model is known (resolve).
+type setFlags struct {
+	flags         *neuronSetFlags
+	set, baseline *hooks.NamedSet // the lists (nil: not given, or a class)
+}
+
+func parseSetFlags(c *cli.Context, av *ablationValues) (*setFlags, error) {
+	f, err := parseNeuronSetFlags("--neurons", c.String("neurons"), c.String("n-neurons"), !isNeuronList(c.String("neurons")))
+	if err != nil {
+		return nil, err
+	}
+	s := &setFlags{flags: f}
+	if c.IsSet("neurons") && !f.named {
+		name := c.String("set-name")
+		if p, ok := strings.CutPrefix(c.String("neurons"), "@"); ok && name == "" {
+			name = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		}
+		s.set = &hooks.NamedSet{Name: cmp.Or(name, "set"), Neurons: f.list}
+	}
+	if c.IsSet("baseline-neurons") {
+		if s.set == nil {
+			return nil, fmt.Errorf("--baseline-neurons needs --neurons with a neuron list (a class brings its own baseline)")
+		}
+		ns, err := hooks.ParseNeurons(c.String("baseline-neurons"))
+		if err != nil {
+			return nil, err
+		}
+		s.baseline = &hooks.NamedSet{Name: s.set.Name + "_baseline", Neurons: ns}
+	}
+	f.emptyBaseline = f.named // a class that fills its layers runs without a baseline
+	if s.set == nil && !f.named && (c.IsSet("ablation") || c.IsSet("means") || av.gate != 0 || av.post != 0) {
+		return nil, fmt.Errorf("--ablation/--means/--gate/--post need --neurons")
+	}
+	return s, nil
+}
+
+// resolve returns the set and its baseline (nil: none); for a class it draws both from the classes of
+// the model (model: the GGUF --model resolved to) and returns the drawing as named, having reported
+// it on stderr.
+func (s *setFlags) resolve(c *cli.Context, model string, av *ablationValues) (set, baseline *hooks.NamedSet, named *neuronSet, err error) {
+	if !s.flags.named {
+		return s.set, s.baseline, nil, nil
+	}
+	cm, err := classesModel(c.String("model"), model)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ns, err := s.flags.resolve(cm, os.Stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sel := ns.Selection
+	name := cmp.Or(c.String("set-name"), sel.Name+neuronsets.ConditionSuffix(av.gate.String(), av.post.String()))
+	named = &neuronSet{Neurons: sel.Neurons, Name: name, Selection: sel, NLayers: ns.NLayers}
+	set = &hooks.NamedSet{Name: name, Neurons: sel.Neurons}
+	if len(sel.Baseline) > 0 {
+		baseline = &hooks.NamedSet{Name: name + "_baseline", Neurons: sel.Baseline}
+	} else {
+		ns.Warnings = append(ns.Warnings, "no random baseline: the class holds every neuron of the layers it is in")
+	}
+	for _, w := range ns.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	fmt.Fprintf(os.Stderr, "neuron set %s: %s\n", name, named.layerSummary())
+	return set, baseline, named, nil
 }

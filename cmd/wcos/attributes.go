@@ -1,21 +1,17 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/wcos-dev/wcos/data"
 	"github.com/wcos-dev/wcos/experiments/attributes"
-	"github.com/wcos-dev/wcos/hooks"
 	"github.com/wcos-dev/wcos/internal/runinfo"
 	"github.com/wcos-dev/wcos/models"
-	"github.com/wcos-dev/wcos/neuronsets"
 )
 
 func attributesCommand() *cli.Command {
@@ -89,34 +85,9 @@ Examples:
 				return err
 			}
 			cfg.Gate, cfg.Post, cfg.Summary, cfg.Means = av.gate, av.post, av.summary, av.means
-			// A class name is validated here and drawn once the model is known (below).
-			set, err := parseNeuronSetFlags("--neurons", c.String("neurons"), c.String("n-neurons"), !isNeuronList(c.String("neurons")))
+			sets, err := parseSetFlags(c, av)
 			if err != nil {
 				return err
-			}
-			if c.IsSet("neurons") && !set.named {
-				name := c.String("set-name")
-				if p, ok := strings.CutPrefix(c.String("neurons"), "@"); ok && name == "" {
-					name = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
-				}
-				cfg.Set = &attributes.Set{Name: name, Neurons: set.list}
-			}
-			if c.IsSet("baseline-neurons") {
-				if cfg.Set == nil {
-					return fmt.Errorf("--baseline-neurons needs --neurons with a neuron list (a class brings its own baseline)")
-				}
-				ns, err := hooks.ParseNeurons(c.String("baseline-neurons"))
-				if err != nil {
-					return err
-				}
-				cfg.Baseline = &attributes.Set{Neurons: ns}
-			}
-			if set.named {
-				cfg.Set = &attributes.Set{} // drawn below
-				set.emptyBaseline = true    // then run without one
-			}
-			if cfg.Set == nil && (c.IsSet("ablation") || c.IsSet("means") || cfg.Gate != 0 || cfg.Post != 0) {
-				return fmt.Errorf("--ablation/--means/--gate/--post need --neurons")
 			}
 			// Inputs: checked before any output folder is made.
 			if cfg.Facts, err = embeddedOr(c.String("facts"), "facts/facts.jsonl"); err != nil {
@@ -143,28 +114,8 @@ Examples:
 				return err
 			}
 			var named *neuronSet // the named set (not its baseline), for the summary and run.json
-			if set.named {
-				cm, err := classesModel(c.String("model"), cfg.Model)
-				if err != nil {
-					return err
-				}
-				ns, err := set.resolve(cm, os.Stderr)
-				if err != nil {
-					return err
-				}
-				sel := ns.Selection
-				name := cmp.Or(c.String("set-name"), sel.Name+neuronsets.ConditionSuffix(cfg.Gate.String(), cfg.Post.String()))
-				named = &neuronSet{Neurons: sel.Neurons, Name: name, Selection: sel, NLayers: ns.NLayers}
-				cfg.Set = &attributes.Set{Name: name, Neurons: sel.Neurons}
-				if len(sel.Baseline) > 0 {
-					cfg.Baseline = &attributes.Set{Neurons: sel.Baseline}
-				} else {
-					ns.Warnings = append(ns.Warnings, "no random baseline: the class holds every neuron of the layers it is in")
-				}
-				for _, w := range ns.Warnings {
-					fmt.Fprintln(os.Stderr, "warning:", w)
-				}
-				fmt.Fprintf(os.Stderr, "neuron set %s: %s\n", name, named.layerSummary())
+			if cfg.Set, cfg.Baseline, named, err = sets.resolve(c, cfg.Model, av); err != nil {
+				return err
 			}
 			if cfg.Out, err = freshOut(c.String("out"), "attributes"); err != nil {
 				return err

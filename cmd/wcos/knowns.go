@@ -39,7 +39,7 @@ Examples:
 			&cli.IntFlag{Name: "batch", Value: knowns.DefaultBatch, Usage: "facts generated together"},
 			&cli.IntFlag{Name: "max-facts", Usage: "use only the first N facts (0: all)"},
 			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
-			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
+			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all); no more than the free cores, as generation's small decodes stall on busy ones"},
 			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
 			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/knowns-TIME)"},

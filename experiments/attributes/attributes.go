@@ -17,16 +17,14 @@ import (
 	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/progress"
 	"github.com/wcos-dev/wcos/internal/runinfo"
+	"github.com/wcos-dev/wcos/neuronsets"
 )
 
 // DefaultTopK is the reference's --topk.
 const DefaultTopK = 50
 
 // Set is a named neuron set to ablate. An empty set ablates nothing (its records equal the clean ones).
-type Set struct {
-	Name    string
-	Neurons []hooks.Neuron
-}
+type Set = hooks.NamedSet
 
 // Config is one attributes run.
 type Config struct {
@@ -122,16 +120,6 @@ type prepared struct {
 	attrTokens map[string]bool // nil: the subject has no attributes
 }
 
-// Intervention names an ablation as the reference does (zero_ablation, mean_ablation) with the
-// gate/post condition appended when there is one, an unset sign as None (as neuronsets.ConditionSuffix).
-func Intervention(ablation string, gate, post hooks.Sign) string {
-	s := cmp.Or(ablation, "zero") + "_ablation"
-	if gate != 0 || post != 0 {
-		s += fmt.Sprintf("_gate%s_post%s", cmp.Or(gate.String(), "None"), cmp.Or(post.String(), "None"))
-	}
-	return s
-}
-
 // Run executes the experiment and writes records.parquet, records.csv, rates_by_layer.csv, the figure
 // attributes_<intervention>.{png,svg}, summary.json and run.json into cfg.Out, atomically.
 func Run(cfg Config) (*Result, error) {
@@ -207,7 +195,7 @@ func Run(cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("neuron set %q: %w", s.Name, err)
 		}
-		r := run{name: s.Name, intervention: Intervention(cfg.Ablation, cfg.Gate, cfg.Post), spec: spec, n: len(s.Neurons)}
+		r := run{name: s.Name, intervention: neuronsets.Intervention(cfg.Ablation, cfg.Gate.String(), cfg.Post.String()), spec: spec, n: len(s.Neurons)}
 		for _, n := range s.Neurons {
 			r.list = append(r.list, n.String())
 		}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/wcos-dev/wcos/bindings"
@@ -166,7 +165,7 @@ func Run(cfg Config) (*Result, error) {
 				j := judges[i]
 				generated[i] += len(gen)
 				sum.Generated += int64(len(gen))
-				j.update(detokenize(m, append(rows[lo+k][1:], gen...)), slices.Contains(gen, eos))
+				j.update(m.Detokenize(append(rows[lo+k][1:], gen...)), slices.Contains(gen, eos))
 				if j.verdict == Undecided && generated[i] < cfg.MaxTokens && len(gen) == RoundTokens {
 					next = append(next, i)
 					continue
@@ -219,16 +218,6 @@ func ReadFacts(path string) ([]attributes.Fact, error) {
 		}
 	}
 	return facts, nil
-}
-
-// detokenize is the text of tokens as Hugging Face's decode gives it: special tokens written out,
-// invalid UTF-8 (a character cut between tokens) as U+FFFD.
-func detokenize(m *bindings.Model, ids []int32) string {
-	var b strings.Builder
-	for _, id := range ids {
-		b.WriteString(m.TokenText(id))
-	}
-	return strings.ToValidUTF8(b.String(), "\uFFFD")
 }
 
 func write(cfg Config, res *Result) error {

@@ -21,6 +21,8 @@ func TestMain(m *testing.M) { testmodels.Main(m) }
 // undecided; a known fact's prompt and prediction are the generated text, cut before the attribute;
 // each fact's text is what greedy generation from its prompt gives (checked on the first rounds
 // with bindings.Context.Generate directly); knowns.jsonl reads back as facts.
+// One thread: ggml's CPU threads spin at every barrier, and the small decodes of generation stall
+// when test binaries share the cores (docs/benchmarks.md).
 func TestRun(t *testing.T) {
 	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	dir := t.TempDir()
@@ -38,7 +40,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 256, MaxRows: 1, Exact: true})
+	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 256, MaxRows: 1, Exact: true, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func TestRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return detokenize(m, append(ids, out[0]...))
+		return m.Detokenize(append(ids, out[0]...))
 	}
 	planted := attributes.Fact{ID: 9999, Subject: "Ruritania", Template: "The capital of {} is", Prompt: "The capital of Ruritania is"}
 	gen := strings.TrimPrefix(greedy(Prompt(planted.Template, planted.Subject), 10), Prompt(planted.Template, planted.Subject))
@@ -79,7 +81,7 @@ func TestRun(t *testing.T) {
 	var results []*Result
 	for _, batch := range []int{1, 7} {
 		out := filepath.Join(dir, "out", string(rune('a'+len(results))))
-		res, err := Run(Config{Model: model, Facts: path, Batch: batch, MaxTokens: 30, Exact: true, Threads: 2, Out: out})
+		res, err := Run(Config{Model: model, Facts: path, Batch: batch, MaxTokens: 30, Exact: true, Threads: 1, Out: out})
 		if err != nil {
 			t.Fatalf("batch %d: %v", batch, err)
 		}

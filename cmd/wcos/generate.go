@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wcos-dev/wcos/experiments/generate"
+	"github.com/wcos-dev/wcos/internal/runinfo"
+)
+
+func generateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "generate",
+		Usage:     "greedy text generation, clean and with a neuron set and its baseline ablated, side by side",
+		UsageText: "wcos generate [--model M] [--prompt TEXT …] [--max-new-tokens 1024] [--neurons CLASS [--n-neurons N|F|CLASS] | --neurons L.N,…|@FILE [--baseline-neurons L.N,…|@FILE]] [--ablation zero|mean --means FILE] [--gate +|-] [--post +|-] [--out DIR]",
+		Description: `Continues each --prompt greedily (the most probable token at every step; ends at EOS) clean,
+then with --neurons ablated, then with the baseline ablated, as the reference's
+ablation_utils/generate.py did: 1,024 tokens after "<|endoftext|>" alone (the default: one empty
+prompt, BOS only). The ablations are the entropy experiment's: zero or mean (--ablation mean --means),
+at every token or only where the gate (--gate) and/or the refactored activation s_n·post (--post) has
+the given sign. --neurons may name an RW class with --n-neurons, as in wcos entropy: the paper's named
+set and its random baseline are then drawn from the model's classes.
+
+Writes DIR/generations.jsonl (set, intervention, prompt index, text, new token ids, whether EOS ended
+it), DIR/SET/generated_greedy.txt per set as the reference laid them out (clean, the set and
+SET_baseline; spaces in names as _), DIR/summary.json and DIR/run.json, all at once at the end.
+
+Examples:
+  wcos generate --neurons weakening --n-neurons 24 --max-new-tokens 200 --out out/gen_w24
+  wcos generate --prompt "The capital of France is" --prompt "In 1848" --neurons 7.3,7.9 --max-new-tokens 40
+  wcos generate --model olmo-7b-0424.f16.gguf --neurons "conditional weakening" --gate - --out out/gen_cw`,
+		Flags: slices.Concat([]cli.Flag{
+			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
+			&cli.StringSliceFlag{Name: "prompt", Usage: "text to continue after BOS, repeatable (default: one empty prompt)"},
+			&cli.IntFlag{Name: "max-new-tokens", Value: generate.DefaultMaxNew, Usage: "tokens generated per prompt and set"},
+		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), []cli.Flag{
+			&cli.StringFlag{Name: "set-name", Usage: "name of the --neurons set in the outputs (default: the class's reference name, the @FILE's name, else \"set\")"},
+			&cli.StringFlag{Name: "baseline-neurons", Usage: "baseline set to ablate in a third run (named SET_baseline); a class in --neurons brings its own"},
+			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
+			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all); no more than the free cores, as generation's small decodes stall on busy ones"},
+			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
+			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
+			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/generate-TIME)"},
+		}),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("generate: unexpected argument %q (options go before --, see --help)", c.Args().First())
+			}
+			cfg := generate.Config{
+				Prompts: c.StringSlice("prompt"), MaxNew: c.Int("max-new-tokens"), Ablation: c.String("ablation"),
+				Refactor: c.Bool("refactor"), Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"),
+				Progress: os.Stderr,
+			}
+			if len(cfg.Prompts) == 0 {
+				cfg.Prompts = []string{""}
+			}
+			if cfg.MaxNew < 1 {
+				return fmt.Errorf("--max-new-tokens %d: want ≥ 1", cfg.MaxNew)
+			}
+			if cfg.Ablation != "zero" && cfg.Ablation != "mean" {
+				return fmt.Errorf("bad --ablation %q: want zero or mean", cfg.Ablation)
+			}
+			av, err := parseAblationValues(c)
+			if err != nil {
+				return err
+			}
+			cfg.Gate, cfg.Post, cfg.Summary, cfg.Means = av.gate, av.post, av.summary, av.means
+			sets, err := parseSetFlags(c, av)
+			if err != nil {
+				return err
+			}
+			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
+				return err
+			}
+			var named *neuronSet
+			if cfg.Set, cfg.Baseline, named, err = sets.resolve(c, cfg.Model, av); err != nil {
+				return err
+			}
+			if cfg.Out, err = freshOut(c.String("out"), "generate"); err != nil {
+				return err
+			}
+			opts := map[string]any{
+				"model": cfg.Model, "prompts": cfg.Prompts, "max_new_tokens": cfg.MaxNew, "neurons": c.String("neurons"),
+				"set_name": c.String("set-name"), "baseline_neurons": c.String("baseline-neurons"), "ablation": cfg.Ablation,
+				"means": c.String("means"), "gate": cfg.Gate.String(), "post": cfg.Post.String(), "refactor": cfg.Refactor,
+				"exact": cfg.Exact, "threads": cfg.Threads, "gpu_layers": cfg.GPULayers, "out": cfg.Out,
+			}
+			if named != nil {
+				named.record(opts, c.String("n-neurons"), false, "")
+				opts["baseline_list"] = neuronStrings(named.Selection.Baseline)
+			}
+			cfg.RunInfo = runinfo.New("generate", opts)
+			mi, err := runinfo.Hash(cfg.Model)
+			if err != nil {
+				return err
+			}
+			cfg.RunInfo.Model, cfg.ModelSHA256 = &mi, mi.SHA256
+			if fi, err := runinfo.Hash(c.String("means")); err == nil && c.String("means") != "" {
+				cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
+			}
+			gens, err := generate.Run(cfg)
+			if err != nil {
+				return err
+			}
+			for _, g := range gens {
+				text := strings.TrimPrefix(g.Text, cfg.Prompts[g.Prompt])
+				if len([]rune(text)) > 160 {
+					text = string([]rune(text)[:160]) + "…"
+				}
+				fmt.Printf("%-24s prompt %d: %q\n", g.Set, g.Prompt, text)
+			}
+			fmt.Printf("\nwrote %s/{generations.jsonl,*/generated_greedy.txt,summary.json,run.json}\n", cfg.Out)
+			return nil
+		},
+	}
+}
