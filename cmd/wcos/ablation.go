@@ -63,12 +63,46 @@ func parseAblationValues(c *cli.Context) (*ablationValues, error) {
 	return &a, nil
 }
 
+// setNameFlags name the set and its baseline list beside ablationFlags (attributes, generate).
+func setNameFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "set-name", Usage: "name of the --neurons set in the outputs (default: the class's reference name, the @FILE's name, else \"set\")"},
+		&cli.StringFlag{Name: "baseline-neurons", Usage: "baseline set to ablate in a third run (named SET_baseline); a class in --neurons brings its own"},
+	}
+}
+
+// engineFlags are the inference options of attributes, knowns and generate.
+func engineFlags(threadsUsage string) []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
+		&cli.IntFlag{Name: "threads", Usage: threadsUsage},
+		&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
+		&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
+	}
+}
+
+// threadsGenerate is the --threads usage of the commands that generate.
+const threadsGenerate = "CPU threads (default: all); no more than the free cores, as generation's small decodes stall on busy ones"
+
 // setFlags are the parsed --neurons, --n-neurons, --set-name and --baseline-neurons of a command that
 // ablates one set beside a baseline (attributes, generate): a neuron list, with an optional baseline
 // list, or an RW class, drawn with its random baseline once the model is known (resolve).
 type setFlags struct {
 	flags         *neuronSetFlags
 	set, baseline *hooks.NamedSet // the lists (nil: not given, or a class)
+}
+
+// parseSetAblation parses the set flags and the ablation flags (ablationFlags) beside them.
+func parseSetAblation(c *cli.Context) (*setFlags, *ablationValues, error) {
+	if a := c.String("ablation"); a != "zero" && a != "mean" {
+		return nil, nil, fmt.Errorf("bad --ablation %q: want zero or mean", a)
+	}
+	av, err := parseAblationValues(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := parseSetFlags(c, av)
+	return s, av, err
 }
 
 func parseSetFlags(c *cli.Context, av *ablationValues) (*setFlags, error) {
@@ -130,4 +164,17 @@ func (s *setFlags) resolve(c *cli.Context, model string, av *ablationValues) (se
 	}
 	fmt.Fprintf(os.Stderr, "neuron set %s: %s\n", name, named.layerSummary())
 	return set, baseline, named, nil
+}
+
+// recordSetOptions adds the set and ablation flags, and a class's drawing (named, if any), to the
+// options of run.json.
+func recordSetOptions(opts map[string]any, c *cli.Context, av *ablationValues, named *neuronSet) {
+	for _, f := range []string{"neurons", "set-name", "baseline-neurons", "ablation", "means"} {
+		opts[strings.ReplaceAll(f, "-", "_")] = c.String(f)
+	}
+	opts["gate"], opts["post"], opts["refactor"] = av.gate.String(), av.post.String(), c.Bool("refactor")
+	if named != nil {
+		named.record(opts, c.String("n-neurons"), false, "")
+		opts["baseline_list"] = neuronStrings(named.Selection.Baseline)
+	}
 }

@@ -54,18 +54,12 @@ Examples:
 			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
 			&cli.StringFlag{Name: "facts", Usage: "facts with id, subject, prompt: JSONL or a JSON array, e.g. wcos knowns' knowns.jsonl (default: the embedded 1,580 facts)"},
 			&cli.StringFlag{Name: "attributes", Usage: "JSON {\"subject\": [\"attribute\", …]} (default: the embedded subject_attributes.json)"},
-		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), []cli.Flag{
-			&cli.StringFlag{Name: "set-name", Usage: "name of the --neurons set in the outputs (default: the class's reference name, the @FILE's name, else \"set\")"},
-			&cli.StringFlag{Name: "baseline-neurons", Usage: "baseline set to ablate in a third run (named SET_baseline); a class in --neurons brings its own"},
+		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), setNameFlags(), []cli.Flag{
 			&cli.IntFlag{Name: "topk", Value: attributes.DefaultTopK, Usage: "tokens read from the logit lens per layer"},
 			&cli.StringFlag{Name: "stopwords", Value: attributes.DefaultStopwords, Usage: "stopword list: nltk (NLTK's English list since 2025-02-20, 198 words), nltk-179 (before), or a FILE with one word per line"},
 			&cli.IntFlag{Name: "max-facts", Usage: "use only the first N facts (0: all)"},
-			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
-			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all)"},
-			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
-			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/attributes-TIME)"},
-		}),
+		}, engineFlags("CPU threads (default: all)")),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("attributes: unexpected argument %q (options go before --, see --help)", c.Args().First())
@@ -77,18 +71,11 @@ Examples:
 			if cfg.TopK < 1 || cfg.MaxFacts < 0 {
 				return fmt.Errorf("--topk %d, --max-facts %d: want --topk ≥ 1 and --max-facts ≥ 0", cfg.TopK, cfg.MaxFacts)
 			}
-			if cfg.Ablation != "zero" && cfg.Ablation != "mean" {
-				return fmt.Errorf("bad --ablation %q: want zero or mean", cfg.Ablation)
-			}
-			av, err := parseAblationValues(c)
+			sets, av, err := parseSetAblation(c)
 			if err != nil {
 				return err
 			}
 			cfg.Gate, cfg.Post, cfg.Summary, cfg.Means = av.gate, av.post, av.summary, av.means
-			sets, err := parseSetFlags(c, av)
-			if err != nil {
-				return err
-			}
 			// Inputs: checked before any output folder is made.
 			if cfg.Facts, err = embeddedOr(c.String("facts"), "facts/facts.jsonl"); err != nil {
 				return fmt.Errorf("--facts: %w", err)
@@ -121,16 +108,10 @@ Examples:
 				return err
 			}
 			opts := map[string]any{
-				"model": cfg.Model, "facts": cfg.Facts, "attributes": cfg.Attributes, "neurons": c.String("neurons"),
-				"set_name": c.String("set-name"), "baseline_neurons": c.String("baseline-neurons"), "ablation": cfg.Ablation,
-				"means": c.String("means"), "gate": cfg.Gate.String(), "post": cfg.Post.String(), "refactor": cfg.Refactor,
-				"topk": cfg.TopK, "max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads,
+				"model": cfg.Model, "facts": cfg.Facts, "attributes": cfg.Attributes, "topk": cfg.TopK, "max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads,
 				"gpu_layers": cfg.GPULayers, "out": cfg.Out, "stopwords": cfg.StopwordsName, "stopwords_words": len(cfg.Stopwords),
 			}
-			if named != nil {
-				named.record(opts, c.String("n-neurons"), false, "")
-				opts["baseline_list"] = neuronStrings(named.Selection.Baseline)
-			}
+			recordSetOptions(opts, c, av, named)
 			cfg.RunInfo = runinfo.New("attributes", opts)
 			mi, err := runinfo.Hash(cfg.Model)
 			if err != nil {

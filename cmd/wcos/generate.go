@@ -37,13 +37,7 @@ Examples:
 			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
 			&cli.StringSliceFlag{Name: "prompt", Usage: "text to continue after BOS, repeatable (default: one empty prompt)"},
 			&cli.IntFlag{Name: "max-new-tokens", Value: generate.DefaultMaxNew, Usage: "tokens generated per prompt and set"},
-		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), []cli.Flag{
-			&cli.StringFlag{Name: "set-name", Usage: "name of the --neurons set in the outputs (default: the class's reference name, the @FILE's name, else \"set\")"},
-			&cli.StringFlag{Name: "baseline-neurons", Usage: "baseline set to ablate in a third run (named SET_baseline); a class in --neurons brings its own"},
-			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
-			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all); no more than the free cores, as generation's small decodes stall on busy ones"},
-			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
-			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
+		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), setNameFlags(), engineFlags(threadsGenerate), []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/generate-TIME)"},
 		}),
 		Action: func(c *cli.Context) error {
@@ -61,18 +55,11 @@ Examples:
 			if cfg.MaxNew < 1 {
 				return fmt.Errorf("--max-new-tokens %d: want ≥ 1", cfg.MaxNew)
 			}
-			if cfg.Ablation != "zero" && cfg.Ablation != "mean" {
-				return fmt.Errorf("bad --ablation %q: want zero or mean", cfg.Ablation)
-			}
-			av, err := parseAblationValues(c)
+			sets, av, err := parseSetAblation(c)
 			if err != nil {
 				return err
 			}
 			cfg.Gate, cfg.Post, cfg.Summary, cfg.Means = av.gate, av.post, av.summary, av.means
-			sets, err := parseSetFlags(c, av)
-			if err != nil {
-				return err
-			}
 			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
 				return err
 			}
@@ -84,15 +71,10 @@ Examples:
 				return err
 			}
 			opts := map[string]any{
-				"model": cfg.Model, "prompts": cfg.Prompts, "max_new_tokens": cfg.MaxNew, "neurons": c.String("neurons"),
-				"set_name": c.String("set-name"), "baseline_neurons": c.String("baseline-neurons"), "ablation": cfg.Ablation,
-				"means": c.String("means"), "gate": cfg.Gate.String(), "post": cfg.Post.String(), "refactor": cfg.Refactor,
+				"model": cfg.Model, "prompts": cfg.Prompts, "max_new_tokens": cfg.MaxNew,
 				"exact": cfg.Exact, "threads": cfg.Threads, "gpu_layers": cfg.GPULayers, "out": cfg.Out,
 			}
-			if named != nil {
-				named.record(opts, c.String("n-neurons"), false, "")
-				opts["baseline_list"] = neuronStrings(named.Selection.Baseline)
-			}
+			recordSetOptions(opts, c, av, named)
 			cfg.RunInfo = runinfo.New("generate", opts)
 			mi, err := runinfo.Hash(cfg.Model)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,18 +33,14 @@ Examples:
   wcos knowns                                                # embedded tiny-olmo and facts
   wcos knowns --model olmo-7b-0424.f16.gguf --facts known_1000.json --out out/knowns
   wcos attributes --model olmo-7b-0424.f16.gguf --facts out/knowns/knowns.jsonl --neurons weakening`,
-		Flags: []cli.Flag{
+		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
 			&cli.StringFlag{Name: "facts", Usage: "facts, JSONL or a JSON array (default: the embedded 1,580 facts)"},
 			&cli.IntFlag{Name: "max-tokens", Value: knowns.DefaultMaxTokens, Usage: "tokens generated per fact before it counts as undecided"},
 			&cli.IntFlag{Name: "batch", Value: knowns.DefaultBatch, Usage: "facts generated together"},
 			&cli.IntFlag{Name: "max-facts", Usage: "use only the first N facts (0: all)"},
-			&cli.BoolFlag{Name: "exact", Usage: "no flash attention, F32 KV cache: matches Hugging Face within 1e-3 (slower)"},
-			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all); no more than the free cores, as generation's small decodes stall on busy ones"},
-			&cli.IntFlag{Name: "gpu-layers", Value: -1, Usage: "layers offloaded to a GPU in CUDA builds (-1: all if a GPU backend is loaded)"},
-			&cli.StringFlag{Name: "type", Value: "f32", Usage: "GGUF type when converting a Hugging Face --model"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/knowns-TIME)"},
-		},
+		}, engineFlags(threadsGenerate)),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("knowns: unexpected argument %q (options go before --, see --help)", c.Args().First())

@@ -2,7 +2,6 @@ package generate
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -159,15 +158,9 @@ func write(cfg Config, desc string, gens []Generation) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var jl bytes.Buffer
-	enc := json.NewEncoder(&jl)
-	enc.SetEscapeHTML(false)
 	texts := map[string]*bytes.Buffer{}
 	var sets []string
 	for _, g := range gens {
-		if err := enc.Encode(g); err != nil {
-			return err
-		}
 		b := texts[g.Set]
 		if b == nil {
 			b = &bytes.Buffer{}
@@ -179,7 +172,7 @@ func write(cfg Config, desc string, gens []Generation) error {
 		}
 		b.WriteString(g.Text)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "generations.jsonl"), jl.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteJSONL(filepath.Join(tmp, "generations.jsonl"), gens); err != nil {
 		return err
 	}
 	for _, s := range sets {
@@ -192,11 +185,7 @@ func write(cfg Config, desc string, gens []Generation) error {
 		}
 	}
 	sum := map[string]any{"model": cfg.Model, "model_desc": desc, "prompts": len(cfg.Prompts), "max_new_tokens": cfg.MaxNew, "sets": sets}
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "summary.json"), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), sum); err != nil {
 		return err
 	}
 	if cfg.RunInfo != nil {

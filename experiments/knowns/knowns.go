@@ -1,9 +1,7 @@
 package knowns
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -226,17 +224,13 @@ func write(cfg Config, res *Result) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if err := writeJSONL(filepath.Join(tmp, "knowns.jsonl"), res.Known); err != nil {
+	if err := atomicfile.WriteJSONL(filepath.Join(tmp, "knowns.jsonl"), res.Known); err != nil {
 		return err
 	}
-	if err := writeJSONL(filepath.Join(tmp, "rejected.jsonl"), res.Rejected); err != nil {
+	if err := atomicfile.WriteJSONL(filepath.Join(tmp, "rejected.jsonl"), res.Rejected); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(res.Summary, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "summary.json"), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), res.Summary); err != nil {
 		return err
 	}
 	if cfg.RunInfo != nil {
@@ -245,16 +239,4 @@ func write(cfg Config, res *Result) error {
 		}
 	}
 	return atomicfile.ReplaceDir(tmp, cfg.Out)
-}
-
-func writeJSONL[T any](path string, rows []T) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
 }

@@ -3,6 +3,8 @@
 package atomicfile
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,6 +67,28 @@ func WriteFile(path string, data []byte) error {
 		return err
 	}
 	return f.Commit()
+}
+
+// WriteJSON writes v to path atomically as indented JSON with a final newline.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(path, append(b, '\n'))
+}
+
+// WriteJSONL writes rows to path atomically, one JSON object a line, "<>&" as written.
+func WriteJSONL[T any](path string, rows []T) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return WriteFile(path, b.Bytes())
 }
 
 // ReplaceDir moves the completed folder tmp to dir. An existing dir is moved aside first and removed
