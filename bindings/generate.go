@@ -6,22 +6,36 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"unsafe"
 )
 
+// Sampling makes Generate draw each next token from softmax(logits / Temperature) (wcos_sample, in C)
+// instead of taking the argmax. Row i of a call draws from its own PCG stream seeded by (Seed, i), so
+// a row's tokens do not depend on the other rows, and runs that differ only in their hooks draw the
+// same numbers (their texts differ by the ablation, not by chance).
+type Sampling struct {
+	Temperature float64
+	Seed        uint64
+}
+
 // Generate continues every row greedily, the most probable next token (the first on ties) at each
-// step, for up to maxNew tokens; a row ends after a token in stop, which is returned with the others.
+// step, or by sampling (s non-nil), for up to maxNew tokens; a row ends after a token in stop, which is
+// returned with the others.
 // Rows are independent sequences starting at position 0. The prompts are decoded once and each step
 // decodes one token per unfinished row against the KV cache. The hooks' ablation applies to every
 // token; captures, statistics and metrics are refused, as they assume whole rows. Earlier context
 // state is cleared; Logits and Metrics have nothing to read afterwards.
-func (c *Context) Generate(rows [][]int32, maxNew int, stop []int32) ([][]int32, error) {
+func (c *Context) Generate(rows [][]int32, maxNew int, stop []int32, s *Sampling) ([][]int32, error) {
 	if c.capturing || c.stats != nil || c.metrics || c.opt.Metrics {
 		return nil, errors.New("generate: the context captures, collects statistics or computes metrics; only ablation hooks apply")
 	}
 	if maxNew < 0 {
 		return nil, fmt.Errorf("generate: %d new tokens", maxNew)
+	}
+	if s != nil && !(s.Temperature > 0) {
+		return nil, fmt.Errorf("generate: sampling temperature %g, want > 0", s.Temperature)
 	}
 	nv := int32(c.model.VocabSize())
 	kv, maxRows := c.opt.MaxTokens, c.opt.MaxRows
@@ -51,17 +65,29 @@ func (c *Context) Generate(rows [][]int32, maxNew int, stop []int32) ([][]int32,
 	if maxNew == 0 {
 		return out, nil
 	}
+	var draw []*rand.Rand // per row
+	if s != nil {
+		draw = make([]*rand.Rand, len(rows))
+		for i := range draw {
+			draw[i] = rand.New(rand.NewPCG(s.Seed, uint64(i)))
+		}
+	}
 	for lo := 0; lo < len(rows); lo += maxRows {
 		hi := min(lo+maxRows, len(rows))
-		if err := c.generate(rows[lo:hi], out[lo:hi], maxNew, stop); err != nil {
+		var d []*rand.Rand
+		if s != nil {
+			d = draw[lo:hi]
+		}
+		if err := c.generate(rows[lo:hi], out[lo:hi], maxNew, stop, s, d); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// generate runs Generate for rows that fit the KV cache together (sequence s for rows[s]).
-func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32) error {
+// generate runs Generate for rows that fit the KV cache together (sequence s for rows[s]), drawing
+// from draw[s] when sampling.
+func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32, smp *Sampling, draw []*rand.Rand) error {
 	C.llama_memory_clear(C.llama_get_memory(c.ctx), true)
 	b := &c.batch
 	// next[s] is the batch index whose logits choose row s's next token; -1 once the row has ended.
@@ -96,7 +122,12 @@ func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32) error 
 			if p == nil {
 				return fmt.Errorf("generate: no logits for row %d", s)
 			}
-			t := int32(C.wcos_argmax(p, C.int64_t(c.model.VocabSize())))
+			var t int32
+			if smp != nil {
+				t = int32(C.wcos_sample(p, C.int64_t(c.model.VocabSize()), C.double(smp.Temperature), C.double(draw[s].Float64())))
+			} else {
+				t = int32(C.wcos_argmax(p, C.int64_t(c.model.VocabSize())))
+			}
 			if t < 0 {
 				return fmt.Errorf("generate: row %d: the logits are all NaN", s)
 			}
@@ -131,4 +162,15 @@ func (c *Context) decodeBatch(n int) error {
 		return fmt.Errorf("generate: llama_decode returned %d", int(rc))
 	}
 	return nil
+}
+
+// SampleLogits is wcos_sample on logits: the index the uniform draw u picks from softmax(logits /
+// temperature) (the argmax for temperature <= 0).
+func SampleLogits(logits []float32, temperature, u float64) int {
+	if len(logits) == 0 {
+		return -1
+	}
+	var pin pinner
+	defer pin.unpin()
+	return int(C.wcos_sample((*C.float)(pin.ptr(&logits[0])), C.int64_t(len(logits)), C.double(temperature), C.double(u)))
 }

@@ -1,6 +1,8 @@
 package bindings_test
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -37,7 +39,7 @@ func TestGenerateMatchesHF(t *testing.T) {
 			checked := 0
 			for lo := 0; lo < len(rows); lo += len(ref.tokens) {
 				hi := min(lo+len(ref.tokens), len(rows))
-				got, err := r.ctx.Generate(rows[lo:hi], 1, nil)
+				got, err := r.ctx.Generate(rows[lo:hi], 1, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -123,7 +125,7 @@ func TestGenerateMatchesDecode(t *testing.T) {
 					want[0] = want[0][:slices.Index(want[0], stop[0])+1]
 				}
 			}
-			got, err := ctx.Generate(rows, maxNew, stop)
+			got, err := ctx.Generate(rows, maxNew, stop, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,10 +170,114 @@ func TestGenerateRefuses(t *testing.T) {
 		if err := ctx.SetHooks(c.spec); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ctx.Generate(c.rows, c.maxNew, nil); err == nil {
+		if _, err := ctx.Generate(c.rows, c.maxNew, nil, nil); err == nil {
 			t.Errorf("%s: no error", c.name)
 		} else {
 			t.Logf("%s: %v", c.name, err)
 		}
+	}
+}
+
+// TestSampleLogits: over a grid of N evenly spaced draws each index is picked N·p times (±1), p the
+// float64 softmax of logits / temperature; NaN logits are never picked; temperature 0 is the argmax.
+func TestSampleLogits(t *testing.T) {
+	big := make([]float32, 5000)
+	for i := range big {
+		big[i] = float32(math.Sin(float64(i)*1.7) * 6)
+	}
+	for _, c := range []struct {
+		name   string
+		logits []float32
+		temp   float64
+	}{
+		{"three", []float32{0, float32(math.Ln2), float32(math.Log(3))}, 1},
+		{"three, hot", []float32{0, float32(math.Ln2), float32(math.Log(3))}, 2},
+		{"NaN skipped", []float32{1, float32(math.NaN()), 1, 3}, 0.5},
+		{"5,000 logits", big, 1},
+		{"5,000 logits, cold", big, 0.3},
+	} {
+		mx := math.Inf(-1)
+		for _, v := range c.logits {
+			if !math.IsNaN(float64(v)) {
+				mx = math.Max(mx, float64(v))
+			}
+		}
+		p := make([]float64, len(c.logits))
+		var z float64
+		for i, v := range c.logits {
+			if !math.IsNaN(float64(v)) {
+				p[i] = math.Exp((float64(v) - mx) / c.temp)
+				z += p[i]
+			}
+		}
+		const n = 200000
+		count := make([]int, len(c.logits))
+		for k := range n {
+			i := bindings.SampleLogits(c.logits, c.temp, (float64(k)+0.5)/n)
+			if i < 0 || math.IsNaN(float64(c.logits[i])) {
+				t.Fatalf("%s: draw %d picked %d", c.name, k, i)
+			}
+			count[i]++
+		}
+		for i := range p {
+			if want := n * p[i] / z; math.Abs(float64(count[i])-want) > 1.5 {
+				t.Errorf("%s: index %d picked %d times, want %.1f", c.name, i, count[i], want)
+			}
+		}
+	}
+	if got := bindings.SampleLogits([]float32{1, 5, 2}, 0, 0.1); got != 1 {
+		t.Errorf("temperature 0: %d, want the argmax 1", got)
+	}
+	if got := bindings.SampleLogits([]float32{float32(math.NaN())}, 1, 0.1); got != -1 {
+		t.Errorf("all NaN: %d, want -1", got)
+	}
+}
+
+// TestGenerateSampling: sampled generation against the KV cache equals a re-decode loop that draws
+// with the same per-row streams; a row's tokens do not depend on the rows beside it; a seed repeats.
+func TestGenerateSampling(t *testing.T) {
+	m, err := bindings.LoadModel(testmodels.GGUF(t, testmodels.TinyDir(), "f32"), bindings.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: 96, MaxRows: 3, Exact: true, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	rows := [][]int32{{m.EOS()}, {m.EOS(), 11, 12, 13, 14}, {m.EOS(), 300, 7}}
+	const maxNew = 16
+	for _, s := range []bindings.Sampling{{Temperature: 1, Seed: 7}, {Temperature: 0.6, Seed: 8}} {
+		got, err := ctx.Generate(rows, maxNew, nil, &s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ctx.Generate(rows, maxNew, nil, &s)
+		if err != nil || !slices.EqualFunc(got, again, slices.Equal) {
+			t.Errorf("%+v: a second run differs: %v, %v", s, again, err)
+		}
+		for i, r := range rows {
+			rng := rand.New(rand.NewPCG(s.Seed, uint64(i)))
+			seq := slices.Clone(r)
+			var want []int32
+			for range maxNew {
+				if err := ctx.Decode([][]int32{seq}); err != nil {
+					t.Fatal(err)
+				}
+				tok := int32(bindings.SampleLogits(ctx.Logits(len(seq)-1), s.Temperature, rng.Float64()))
+				want, seq = append(want, tok), append(seq, tok)
+			}
+			if !slices.Equal(got[i], want) {
+				t.Errorf("%+v row %d: Generate %v, re-decoding %v", s, i, got[i], want)
+			}
+		}
+		alone, err := ctx.Generate(rows[:1], maxNew, nil, &s)
+		if err != nil || !slices.Equal(alone[0], got[0]) {
+			t.Errorf("%+v: row 0 alone %v, beside others %v (%v)", s, alone[0], got[0], err)
+		}
+	}
+	if _, err := ctx.Generate(rows, 2, nil, &bindings.Sampling{}); err == nil {
+		t.Error("temperature 0: no error")
 	}
 }

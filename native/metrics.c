@@ -90,3 +90,30 @@ int32_t wcos_argmax(const float *x, int64_t n) {
     }
     return best;
 }
+
+int32_t wcos_sample(const float *x, int64_t n, double temperature, double u) {
+    const int32_t best = wcos_argmax(x, n);
+    if (best < 0 || !(temperature > 0)) return best;
+    const float m = x[best], inv = (float)(1.0 / temperature);
+    // Two passes of exp (vectorised float polynomial, devkern.h), the sums in float64: the total, then
+    // the running sum up to the draw.
+    double acc[WCOS_LANES] = {0};
+    for (int64_t b = 0; b < n; b += WCOS_LANES)
+        for (int j = 0; j < WCOS_LANES && b + j < n; j++) {
+            const float v = x[b + j];
+            acc[j] += v == v ? wcos_expf((v - m) * inv) : 0;
+        }
+    const double target = u * lane_sum(acc);
+    double cum = 0;
+    int32_t last = best;
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        if (v != v) continue;
+        const float p = wcos_expf((v - m) * inv);
+        if (p == 0) continue;
+        cum += p;
+        last = (int32_t)i;
+        if (cum > target) return (int32_t)i;
+    }
+    return last; // u within rounding of 1
+}

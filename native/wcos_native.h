@@ -75,6 +75,11 @@ void wcos_token_metrics(const float *logits, int64_t n_vocab, int64_t n_rows, co
 // greedy decoding's next token.
 int32_t wcos_argmax(const float *x, int64_t n);
 
+// Index drawn from softmax(x / temperature) by the uniform u in [0, 1): the first i whose cumulative
+// probability exceeds u (in float64, NaN logits never drawn; -1 when none is finite). Sampling's next
+// token, the draw supplied by the caller so that seeds live in one place.
+int32_t wcos_sample(const float *x, int64_t n, double temperature, double u);
+
 // Quadrant statistics (paper-spec §6.1). Quadrant q = 2·(gate<0) + (in<0) with in = s_n·up:
 // 0 gate+in+, 1 gate+in-, 2 gate-in+, 3 gate-in-. Variables: post (refactored, s_n·post), gate, in,
 // swish = silu(gate). Top-k keeps the k largest |post| per (layer, quadrant, neuron) with (row, pos).

@@ -17,13 +17,15 @@ func compareCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "compare",
 		Usage:     "per-token entropy, loss, rank and log-scale differences of ablated runs from a clean run: tables and histograms",
-		UsageText: "wcos compare --clean DIR [--names A,B,…] [--metrics entropy,loss,rank,log_scale] [--changed-only] [--bins N] [--log=false] [--pdf] --out DIR RUN_DIR…",
+		UsageText: "wcos compare --clean DIR [--names A,B,…] [--metrics entropy,loss,rank,log_scale] [--changed-only] [--truncate] [--bins N] [--log=false] [--pdf] --out DIR RUN_DIR…",
 		Description: `Compares 'wcos entropy' output folders (paper-spec §4.5): per token diff = metric(clean) − metric(ablated)
 for entropy, loss, rank and log_scale (log scale(clean) − log scale(ablated)); negative entropy diffs mean
 the ablation raises entropy. Padding is masked with the rows' lengths (loss and rank have no value at a
 row's last token). Every run must hold the clean run's rows (same row count and lengths) and, where
 both have a run.json, the same model and data set; otherwise compare stops before writing anything,
-naming the folder and the difference.
+naming the folder and the difference. --truncate compares a run with fewer or more rows over the rows
+it shares with the clean run (whose lengths must still agree), as the reference's compare.py did;
+summary.json gives each set's rows.
 
 Statistics per set and metric: tokens, changed (diff ≠ 0), mean, min, quartile1, median, quartile3, max
 (numpy.quantile's default linear method), over all tokens. --changed-only computes them (and the
@@ -51,6 +53,7 @@ Examples:
 			&cli.StringFlag{Name: "names", Usage: "comma-separated set names, one per RUN_DIR (default: the folders' base names)"},
 			&cli.StringFlag{Name: "metrics", Value: "entropy,loss,rank,log_scale", Usage: "metrics to compare (scale means log_scale)"},
 			&cli.BoolFlag{Name: "changed-only", Usage: "statistics and histograms over tokens with diff ≠ 0 only (the paper's tables)"},
+			&cli.BoolFlag{Name: "truncate", Usage: "compare a run with another row count over the rows it shares with the clean run (the reference)"},
 			&cli.IntFlag{Name: "bins", Value: compare.DefaultBins, Usage: "histogram bins shared by all sets (the paper: matplotlib's default 10)"},
 			&cli.BoolFlag{Name: "log", Value: true, Usage: "log-scaled counts (compare_and_plot.py --log)"},
 			&cli.BoolFlag{Name: "pdf", Usage: "also write the figures as PDF"},
@@ -123,7 +126,7 @@ func runCompare(c *cli.Context) error {
 		args := append(append(append([]string{"wcos", "compare"}, set...), flags...), "--")
 		return app.Run(append(args, dirs...))
 	}
-	o := compare.Options{Clean: c.String("clean"), Runs: c.Args().Slice(), ChangedOnly: c.Bool("changed-only"), Bins: c.Int("bins"), LogY: c.Bool("log")}
+	o := compare.Options{Clean: c.String("clean"), Runs: c.Args().Slice(), ChangedOnly: c.Bool("changed-only"), Truncate: c.Bool("truncate"), Bins: c.Int("bins"), LogY: c.Bool("log")}
 	if len(o.Runs) == 0 {
 		return fmt.Errorf("compare: no ablated run folders after the options (see --help)")
 	}

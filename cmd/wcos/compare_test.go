@@ -52,6 +52,7 @@ func TestCLICompare(t *testing.T) {
 	clean := writeMetrics(t, filepath.Join(dir, "clean"), 1, []int32{3, 2})
 	a := writeMetrics(t, filepath.Join(dir, "weakening_gate-_post+"), 3, []int32{3, 2})
 	b := writeMetrics(t, filepath.Join(dir, "baseline"), 1, []int32{3, 2})
+	short := writeMetrics(t, filepath.Join(dir, "short"), 3, []int32{3})
 	for _, tc := range []struct {
 		name, out string
 		args      []string
@@ -64,6 +65,9 @@ func TestCLICompare(t *testing.T) {
 		{"options after the folders", "o2", []string{"--clean", clean, a, b, "--names", "w,base", "--metrics", "entropy", "--changed-only", "--log=false", "--pdf", "--out", filepath.Join(dir, "o2")},
 			[]string{"entropy.md", "entropy.png", "entropy.pdf"},
 			[]string{"| w | 5 | 5 | -2 |", "| base | 5 | 0 | - |", "changed tokens only"}},
+		{"a shorter run, truncated", "o3", []string{"--clean", clean, "--truncate", "--metrics", "entropy", "--out", filepath.Join(dir, "o3"), short},
+			[]string{"entropy.md"},
+			[]string{"| short | 3 | 3 | -2 |"}},
 	} {
 		out, err := runCompareCLI(t, tc.args...)
 		if err != nil {

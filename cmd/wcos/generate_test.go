@@ -30,6 +30,8 @@ func TestCLIGenerateBadInput(t *testing.T) {
 		{"mean without --means", []string{"--neurons", "5.1", "--ablation", "mean"}, []string{"--ablation mean", "--means"}},
 		{"set named clean", []string{"--neurons", "5.1", "--set-name", "clean"}, []string{`"clean"`, "reserved"}},
 		{"stray argument", []string{"extra"}, []string{`"extra"`}},
+		{"temperature 0", []string{"--sample", "--temperature", "0"}, []string{"--temperature 0"}},
+		{"seed without --sample", []string{"--seed", "3"}, []string{"--seed", "--sample"}},
 	} {
 		checkBadInput(t, dir, c.name, append([]string{"generate", "--model", model, "--threads", "1", "--max-new-tokens", "4"}, c.args...), c.want)
 	}
@@ -89,5 +91,36 @@ func TestCLIGenerateHelp(t *testing.T) {
 		if !strings.Contains(cmd.Description, w) {
 			t.Errorf("help does not mention %q", w)
 		}
+	}
+}
+
+// TestCLIGenerateSampling: a seed repeats its texts, another seed changes them, and the text files are
+// named as the reference's (generated_full.txt at temperature 1).
+func TestCLIGenerateSampling(t *testing.T) {
+	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	dir := t.TempDir()
+	texts := map[string]string{}
+	for _, c := range []struct {
+		name, file string
+		args       []string
+	}{
+		{"seed 3", "generated_full.txt", []string{"--seed", "3"}},
+		{"seed 3 again", "generated_full.txt", []string{"--seed", "3"}},
+		{"seed 4", "generated_full.txt", []string{"--seed", "4"}},
+		{"seed 3, T 0.5", "generated_t0.5.txt", []string{"--seed", "3", "--temperature", "0.5"}},
+	} {
+		out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_"))
+		args := append([]string{"generate", "--model", model, "--neurons", "7.1,7.2", "--sample", "--max-new-tokens", "30", "--threads", "1", "--out", out}, c.args...)
+		if err := runCLI(t, args...); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "set", c.file))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		texts[c.name] = string(b)
+	}
+	if texts["seed 3"] != texts["seed 3 again"] || texts["seed 3"] == texts["seed 4"] || texts["seed 3"] == texts["seed 3, T 0.5"] {
+		t.Errorf("texts by seed and temperature: %q", texts)
 	}
 }

@@ -30,6 +30,7 @@ type Options struct {
 	Names       []string // set names (default: the folders' base names)
 	Metrics     []string // default: entropy, loss, rank, log_scale
 	ChangedOnly bool     // statistics and histograms over tokens with diff ≠ 0 only (the paper's tables)
+	Truncate    bool     // a run with other rows than the clean run is compared over their common rows
 	Bins        int      // histogram bins (default DefaultBins), shared by all sets of a metric
 	LogY        bool     // log-scaled counts
 	Formats     []string // figure formats (nil: png and svg; empty: no figures)
@@ -61,6 +62,7 @@ type Result struct {
 type SetInfo struct {
 	Name    string         `json:"name"`
 	Dir     string         `json:"dir"`
+	Rows    int            `json:"rows"`                      // rows compared (fewer than the clean run's when truncated)
 	Summary map[string]any `json:"entropy_summary,omitempty"` // the run's summary.json
 }
 
@@ -144,10 +146,10 @@ func Compare(o Options) (*Result, error) {
 		if runs[i], err = openRun(names[i], d, metrics); err != nil {
 			return nil, err
 		}
-		if err := runs[i].matches(clean); err != nil {
+		if err := runs[i].matches(clean, o.Truncate); err != nil {
 			return nil, err
 		}
-		res.Sets = append(res.Sets, SetInfo{Name: names[i], Dir: d, Summary: runs[i].summary})
+		res.Sets = append(res.Sets, SetInfo{Name: names[i], Dir: d, Rows: min(runs[i].rows, clean.rows), Summary: runs[i].summary})
 	}
 
 	for _, m := range metrics {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -494,5 +495,45 @@ func BenchmarkCompare(b *testing.B) {
 			}
 			b.ReportMetric(float64(tokens*int64(len(runs))*int64(b.N))/b.Elapsed().Seconds(), "tokens/s")
 		})
+	}
+}
+
+// TestTruncate: with Truncate a run with fewer (or more) rows than the clean run is compared over the
+// common rows, giving what a comparison of runs cut to those rows gives; without it, it is refused;
+// the common rows' lengths must still agree.
+func TestTruncate(t *testing.T) {
+	dir := t.TempDir()
+	cut := func(f fakeRun, n int) fakeRun {
+		f.lengths, f.entropy, f.loss, f.rank, f.scale = f.lengths[:n], f.entropy[:n], f.loss[:n], f.rank[:n], f.scale[:n]
+		return f
+	}
+	clean3 := cleanRun().write(t, filepath.Join(dir, "clean3"))
+	clean2 := cut(cleanRun(), 2).write(t, filepath.Join(dir, "clean2"))
+	abl3 := ablatedRun().write(t, filepath.Join(dir, "abl3"))
+	abl2 := cut(ablatedRun(), 2).write(t, filepath.Join(dir, "abl2"))
+	badLen := cut(ablatedRun(), 2)
+	badLen.lengths = []int32{3, 2}
+	bad := badLen.write(t, filepath.Join(dir, "badlen"))
+	run := func(clean, abl string, truncate bool) (*Result, error) {
+		return Compare(Options{Clean: clean, Runs: []string{abl}, Names: []string{"set"}, Truncate: truncate, Formats: []string{}, Out: filepath.Join(dir, "out")})
+	}
+	want, err := run(clean2, abl2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, clean, abl string }{{"fewer ablated rows", clean3, abl2}, {"fewer clean rows", clean2, abl3}} {
+		if _, err := run(c.clean, c.abl, false); err == nil || !strings.Contains(err.Error(), "--truncate") {
+			t.Errorf("%s without truncation: error %v, want one suggesting --truncate", c.name, err)
+		}
+		got, err := run(c.clean, c.abl, true)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got.Sets[0].Rows != 2 || !reflect.DeepEqual(got.Results, want.Results) {
+			t.Errorf("%s: %d rows, results %+v; want 2 rows, %+v", c.name, got.Sets[0].Rows, got.Results, want.Results)
+		}
+	}
+	if _, err := run(clean3, bad, true); err == nil || !strings.Contains(err.Error(), "row 1 has 2 tokens") {
+		t.Errorf("other lengths in the common rows: error %v", err)
 	}
 }

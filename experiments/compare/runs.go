@@ -126,13 +126,14 @@ func openRun(name, dir string, metrics []Metric) (*run, error) {
 	return r, nil
 }
 
-// matches refuses a run that is not of the clean run's rows: other row count or lengths, or (where
-// both have a run.json) another model or data set.
-func (r *run) matches(clean *run) error {
-	if r.rows != clean.rows {
-		return fmt.Errorf("%s: %d rows, the clean run %s has %d: not the same data set", r.Dir, r.rows, clean.Dir, clean.rows)
+// matches refuses a run that is not of the clean run's rows: other row count (unless truncate: then
+// the common leading rows are compared, as the reference did) or lengths, or (where both have a
+// run.json) another model or data set.
+func (r *run) matches(clean *run, truncate bool) error {
+	if r.rows != clean.rows && !truncate {
+		return fmt.Errorf("%s: %d rows, the clean run %s has %d: not the same data set (--truncate compares the common rows, as the reference did)", r.Dir, r.rows, clean.Dir, clean.rows)
 	}
-	for i := range r.lengths {
+	for i := range min(r.rows, clean.rows) {
 		if r.lengths[i] != clean.lengths[i] {
 			return fmt.Errorf("%s: row %d has %d tokens, the clean run %s's %d: not the same data set or --max-length", r.Dir, i, r.lengths[i], clean.Dir, clean.lengths[i])
 		}
@@ -249,8 +250,9 @@ func each(clean, abl *run, m Metric, fn func(d float64)) error {
 	wa, wb := clean.width, abl.width // equal for runs of one data set, but padding may differ
 	block := max(1, blockElems/max(1, wa, wb))
 	va, vb := make([]float64, block*wa), make([]float64, block*wb)
-	for r0 := 0; r0 < clean.rows; r0 += block {
-		n := min(block, clean.rows-r0)
+	rows := min(clean.rows, abl.rows) // differ only when truncating
+	for r0 := 0; r0 < rows; r0 += block {
+		n := min(block, rows-r0)
 		if err := a.read(r0, n, wa, va); err != nil {
 			return err
 		}

@@ -30,6 +30,9 @@ type Config struct {
 	ModelSHA256 string // checked against a --means summary's model
 	Prompts     []string
 	MaxNew      int // new tokens per prompt (0: DefaultMaxNew)
+	// Sampling draws from softmax(logits/T) with a seed instead of greedy decoding (nil: greedy). The
+	// clean and ablated runs draw the same numbers for a prompt.
+	Sampling *bindings.Sampling
 	// Set and Baseline are ablated in turn after the clean run (nil: not run).
 	Set, Baseline *hooks.NamedSet
 	Ablation      string                   // "zero" (default) or "mean"
@@ -56,7 +59,7 @@ type Generation struct {
 }
 
 // Run generates clean, then with the set and the baseline ablated, and writes generations.jsonl,
-// SET/generated_greedy.txt (the reference's layout: the first prompt's text; prompts after the first
+// SET/<TextName> (the reference's layout: the first prompt's text; prompts after the first
 // follow, each after a line "=== prompt N ==="), summary.json and run.json into cfg.Out, at once.
 func Run(cfg Config) ([]Generation, error) {
 	if cfg.Progress == nil {
@@ -126,7 +129,7 @@ func Run(cfg Config) ([]Generation, error) {
 		if err := ctx.SetHooks(r.spec); err != nil {
 			return nil, err
 		}
-		gen, err := ctx.Generate(rows, cfg.MaxNew, []int32{m.EOS()})
+		gen, err := ctx.Generate(rows, cfg.MaxNew, []int32{m.EOS()}, cfg.Sampling)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.name, err)
 		}
@@ -145,6 +148,18 @@ func Run(cfg Config) ([]Generation, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// TextName is the name of a set's text file: the reference's generated_greedy.txt, or with sampling
+// generated_full.txt (its --do_sample, temperature 1) or generated_t<T>.txt.
+func TextName(s *bindings.Sampling) string {
+	switch {
+	case s == nil:
+		return "generated_greedy.txt"
+	case s.Temperature == 1:
+		return "generated_full.txt"
+	}
+	return fmt.Sprintf("generated_t%g.txt", s.Temperature)
 }
 
 // folder is a set's folder name: spaces and path separators as "_".
@@ -180,11 +195,11 @@ func write(cfg Config, desc string, gens []Generation) error {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, "generated_greedy.txt"), texts[s].Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, TextName(cfg.Sampling)), texts[s].Bytes(), 0o644); err != nil {
 			return err
 		}
 	}
-	sum := map[string]any{"model": cfg.Model, "model_desc": desc, "prompts": len(cfg.Prompts), "max_new_tokens": cfg.MaxNew, "sets": sets}
+	sum := map[string]any{"model": cfg.Model, "model_desc": desc, "prompts": len(cfg.Prompts), "max_new_tokens": cfg.MaxNew, "sets": sets, "sampling": cfg.Sampling}
 	if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), sum); err != nil {
 		return err
 	}

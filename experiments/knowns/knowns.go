@@ -154,7 +154,7 @@ func Run(cfg Config) (*Result, error) {
 		next := open[:0:0]
 		for lo := 0; lo < len(rows); lo += batch {
 			hi := min(lo+batch, len(rows))
-			out, err := ctx.Generate(rows[lo:hi], RoundTokens, []int32{eos})
+			out, err := ctx.Generate(rows[lo:hi], RoundTokens, []int32{eos}, nil)
 			if err != nil {
 				return nil, err
 			}

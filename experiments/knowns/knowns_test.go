@@ -50,7 +50,7 @@ func TestRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := ctx.Generate([][]int32{append([]int32{m.EOS()}, ids...)}, n, []int32{m.EOS()})
+		out, err := ctx.Generate([][]int32{append([]int32{m.EOS()}, ids...)}, n, []int32{m.EOS()}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
