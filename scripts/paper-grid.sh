@@ -45,26 +45,9 @@ DATA=()
 
 mkdir -p "$OUT/runs" "$OUT/plots"
 LOG=$OUT/grid.log
-say() { echo "$*" | tee -a "$LOG" >&2; }
+# shellcheck source=grid-lib.sh
+source "$(dirname "$0")/grid-lib.sh"
 say "paper-grid $(date -u +%FT%TZ): wcos $("$WCOS" --version 2>&1 | awk '{print $NF}'), ${MODEL:-embedded tiny-olmo}, ${DATASET:-embedded text}, ablations: $ABLATIONS"
-
-# set NAME ARGS…: the neuron set `wcos neurons ARGS…` into OUT/sets/NAME.txt unless it is there.
-# Returns 3 when the model cannot provide the set (wcos says "--set: …"), after logging it.
-set_file() {
-	local f=$OUT/sets/$1.txt err
-	shift
-	[ -f "$f" ] && return 0
-	mkdir -p "$OUT/sets"
-	if err=$("$WCOS" neurons "${SETS_FROM[@]}" "$@" -o "$f" 2>&1 | tee -a "$LOG" | tail -n 1); then
-		return 0
-	fi
-	if [[ $err == "wcos: --set:"* || $err == "wcos: --n-neurons:"* ]]; then
-		say "skipped ${f%.txt}: ${err#wcos: }"
-		return 3
-	fi
-	say "FAILED $f: $err"
-	exit 1
-}
 
 # entropy DIR ARGS…: one `wcos entropy` run into DIR unless DIR holds one already.
 entropy() {

@@ -15,7 +15,7 @@ import (
 	"github.com/wcos-dev/wcos/neuronsets"
 )
 
-// ablationFlags are the options of an ablation, shared by entropy and attributes: the neuron set
+// ablationFlags are the options of an ablation, shared by entropy, attributes and generate: the set
 // (described by neuronsUsage), zero or mean values, and the gate/post conditions.
 func ablationFlags(neuronsUsage string) []cli.Flag {
 	return []cli.Flag{

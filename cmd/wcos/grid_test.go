@@ -80,3 +80,58 @@ func TestPaperGridScript(t *testing.T) {
 		t.Errorf("the second run ran again:\n%s", second)
 	}
 }
+
+// TestAttributesGridScript runs scripts/attributes-grid.sh on tiny-olmo with four facts (two known),
+// zero ablation, weakening at 2 neurons and whole, and a class tiny-olmo lacks, then again: the first
+// run must filter the facts, write both runs with the reference's set names and their baselines and
+// skip the missing class; the second must find everything done.
+func TestAttributesGridScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs wcos knowns and two attributes runs")
+	}
+	dir := t.TempDir()
+	bin := buildWcos(t, dir)
+	out := filepath.Join(dir, "grid")
+	facts := writeFile(t, filepath.Join(dir, "facts.jsonl"), knownsFacts+
+		`{"id": 2, "subject": "Austria", "relation": "continent", "template": "{} is located in the continent of", "prompt": "Austria is located in the continent of", "attribute": "Europe"}
+{"id": 3, "subject": "Chad", "relation": "capital", "template": "The capital of {} is", "prompt": "The capital of Chad is", "attribute": "N'Djamena"}
+`)
+	script, err := filepath.Abs("../../scripts/attributes-grid.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() string {
+		cmd := exec.Command("bash", script, out, "--threads", "1")
+		cmd.Env = append(os.Environ(), "WCOS="+bin, "FACTS="+facts, "ABLATIONS=zero", "SIZES=2 None", "CLASSES=weakening,conditional weakening")
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("attributes-grid.sh: %v\n%s", err, b)
+		}
+		return string(b)
+	}
+	first := run()
+	if b, err := os.ReadFile(filepath.Join(out, "knowns", "summary.json")); err != nil || !strings.Contains(string(b), `"known": 2`) {
+		t.Errorf("knowns: %s %v", b, err)
+	}
+	for _, c := range []struct{ dir, set string }{{"weakening2", "weakening2"}, {"weakening", "weakening"}} {
+		d := filepath.Join(out, "runs", "zero_ablation", c.dir)
+		b, err := os.ReadFile(filepath.Join(d, "summary.json"))
+		if err != nil || !strings.Contains(string(b), `"facts_used": 2`) || !strings.Contains(string(b), `"name": "`+c.set+`_baseline"`) {
+			t.Errorf("%s: summary %s %v", c.dir, b, err)
+		}
+		rj, err := os.ReadFile(filepath.Join(d, "run.json"))
+		if err != nil || !strings.Contains(string(rj), `"neurons": "@`+filepath.Join(out, "sets", c.set+".txt")+`"`) ||
+			!strings.Contains(string(rj), `"facts": "`+filepath.Join(out, "knowns", "knowns.jsonl")+`"`) {
+			t.Errorf("%s: run.json %s %v", c.dir, rj, err)
+		}
+		if _, err := os.Stat(filepath.Join(d, "attributes_zero_ablation.png")); err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.Contains(first, "skipped "+filepath.Join(out, "sets", "conditional_weakening2")+": --set: class conditional weakening has no neurons") {
+		t.Errorf("the class tiny-olmo lacks was not skipped:\n%s", first)
+	}
+	if second := run(); strings.Contains(second, "run: ") {
+		t.Errorf("the second run ran again:\n%s", second)
+	}
+}
