@@ -138,7 +138,7 @@ func BenchmarkGenerate(b *testing.B) {
 			defer ctx.Close()
 			b.Run(fmt.Sprintf("%s/rows=%d/kv-cache", name, nRows), func(b *testing.B) {
 				for b.Loop() {
-					if _, err := ctx.Generate(rows, newTokens, nil, nil); err != nil {
+					if _, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: newTokens}); err != nil {
 						b.Fatal(err)
 					}
 				}

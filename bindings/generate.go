@@ -20,14 +20,23 @@ type Sampling struct {
 	Seed        uint64
 }
 
+// GenerateOptions are the settings of a Generate call.
+type GenerateOptions struct {
+	MaxNew   int       // tokens generated per row at most
+	Stop     []int32   // a row ends after one of these, which is returned with the others
+	Sampling *Sampling // nil: greedy
+	// Progress, if set, is called after every step with the number of tokens it generated.
+	Progress func(tokens int)
+}
+
 // Generate continues every row greedily, the most probable next token (the first on ties) at each
-// step, or by sampling (s non-nil), for up to maxNew tokens; a row ends after a token in stop, which is
-// returned with the others.
+// step, or by sampling (opt.Sampling), for up to opt.MaxNew tokens.
 // Rows are independent sequences starting at position 0. The prompts are decoded once and each step
 // decodes one token per unfinished row against the KV cache. The hooks' ablation applies to every
 // token; captures, statistics and metrics are refused, as they assume whole rows. Earlier context
 // state is cleared; Logits and Metrics have nothing to read afterwards.
-func (c *Context) Generate(rows [][]int32, maxNew int, stop []int32, s *Sampling) ([][]int32, error) {
+func (c *Context) Generate(rows [][]int32, opt GenerateOptions) ([][]int32, error) {
+	maxNew, s := opt.MaxNew, opt.Sampling
 	if c.capturing || c.stats != nil || c.metrics || c.opt.Metrics {
 		return nil, errors.New("generate: the context captures, collects statistics or computes metrics; only ablation hooks apply")
 	}
@@ -78,7 +87,7 @@ func (c *Context) Generate(rows [][]int32, maxNew int, stop []int32, s *Sampling
 		if s != nil {
 			d = draw[lo:hi]
 		}
-		if err := c.generate(rows[lo:hi], out[lo:hi], maxNew, stop, s, d); err != nil {
+		if err := c.generate(rows[lo:hi], out[lo:hi], opt, d); err != nil {
 			return nil, err
 		}
 	}
@@ -87,7 +96,7 @@ func (c *Context) Generate(rows [][]int32, maxNew int, stop []int32, s *Sampling
 
 // generate runs Generate for rows that fit the KV cache together (sequence s for rows[s]), drawing
 // from draw[s] when sampling.
-func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32, smp *Sampling, draw []*rand.Rand) error {
+func (c *Context) generate(rows, out [][]int32, opt GenerateOptions, draw []*rand.Rand) error {
 	C.llama_memory_clear(C.llama_get_memory(c.ctx), true)
 	b := &c.batch
 	// next[s] is the batch index whose logits choose row s's next token; -1 once the row has ended.
@@ -109,7 +118,7 @@ func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32, smp *S
 		if err := c.decodeBatch(int(b.n_tokens)); err != nil {
 			return err
 		}
-		k := 0
+		k, got := 0, 0 // rows continuing, tokens chosen
 		tok := unsafe.Slice(b.token, len(rows))
 		pos := unsafe.Slice(b.pos, len(rows))
 		seq := unsafe.Slice(b.seq_id, len(rows))
@@ -123,8 +132,8 @@ func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32, smp *S
 				return fmt.Errorf("generate: no logits for row %d", s)
 			}
 			var t int32
-			if smp != nil {
-				t = int32(C.wcos_sample(p, C.int64_t(c.model.VocabSize()), C.double(smp.Temperature), C.double(draw[s].Float64())))
+			if opt.Sampling != nil {
+				t = int32(C.wcos_sample(p, C.int64_t(c.model.VocabSize()), C.double(opt.Sampling.Temperature), C.double(draw[s].Float64())))
 			} else {
 				t = int32(C.wcos_argmax(p, C.int64_t(c.model.VocabSize())))
 			}
@@ -132,7 +141,8 @@ func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32, smp *S
 				return fmt.Errorf("generate: row %d: the logits are all NaN", s)
 			}
 			out[s] = append(out[s], t)
-			if slices.Contains(stop, t) || len(out[s]) == maxNew {
+			got++
+			if slices.Contains(opt.Stop, t) || len(out[s]) == opt.MaxNew {
 				next[s] = -1
 				continue
 			}
@@ -142,6 +152,9 @@ func (c *Context) generate(rows, out [][]int32, maxNew int, stop []int32, smp *S
 			lg[k] = 1
 			next[s] = k
 			k++
+		}
+		if opt.Progress != nil {
+			opt.Progress(got)
 		}
 		if k == 0 {
 			return nil

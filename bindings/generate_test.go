@@ -39,7 +39,7 @@ func TestGenerateMatchesHF(t *testing.T) {
 			checked := 0
 			for lo := 0; lo < len(rows); lo += len(ref.tokens) {
 				hi := min(lo+len(ref.tokens), len(rows))
-				got, err := r.ctx.Generate(rows[lo:hi], 1, nil, nil)
+				got, err := r.ctx.Generate(rows[lo:hi], bindings.GenerateOptions{MaxNew: 1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -125,7 +125,7 @@ func TestGenerateMatchesDecode(t *testing.T) {
 					want[0] = want[0][:slices.Index(want[0], stop[0])+1]
 				}
 			}
-			got, err := ctx.Generate(rows, maxNew, stop, nil)
+			got, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: maxNew, Stop: stop})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestGenerateRefuses(t *testing.T) {
 		if err := ctx.SetHooks(c.spec); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ctx.Generate(c.rows, c.maxNew, nil, nil); err == nil {
+		if _, err := ctx.Generate(c.rows, bindings.GenerateOptions{MaxNew: c.maxNew}); err == nil {
 			t.Errorf("%s: no error", c.name)
 		} else {
 			t.Logf("%s: %v", c.name, err)
@@ -234,7 +234,8 @@ func TestSampleLogits(t *testing.T) {
 }
 
 // TestGenerateSampling: sampled generation against the KV cache equals a re-decode loop that draws
-// with the same per-row streams; a row's tokens do not depend on the rows beside it; a seed repeats.
+// with the same per-row streams; a row's tokens do not depend on the rows beside it; a seed repeats;
+// Progress hears of every token, once per step.
 func TestGenerateSampling(t *testing.T) {
 	m, err := bindings.LoadModel(testmodels.GGUF(t, testmodels.TinyDir(), "f32"), bindings.ModelOptions{})
 	if err != nil {
@@ -249,11 +250,15 @@ func TestGenerateSampling(t *testing.T) {
 	rows := [][]int32{{m.EOS()}, {m.EOS(), 11, 12, 13, 14}, {m.EOS(), 300, 7}}
 	const maxNew = 16
 	for _, s := range []bindings.Sampling{{Temperature: 1, Seed: 7}, {Temperature: 0.6, Seed: 8}} {
-		got, err := ctx.Generate(rows, maxNew, nil, &s)
+		steps, tokens := 0, 0
+		got, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: maxNew, Sampling: &s, Progress: func(n int) { steps, tokens = steps+1, tokens+n }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ctx.Generate(rows, maxNew, nil, &s)
+		if steps != maxNew || tokens != len(rows)*maxNew {
+			t.Errorf("%+v: progress reported %d tokens in %d steps, want %d in %d", s, tokens, steps, len(rows)*maxNew, maxNew)
+		}
+		again, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: maxNew, Sampling: &s})
 		if err != nil || !slices.EqualFunc(got, again, slices.Equal) {
 			t.Errorf("%+v: a second run differs: %v, %v", s, again, err)
 		}
@@ -272,12 +277,12 @@ func TestGenerateSampling(t *testing.T) {
 				t.Errorf("%+v row %d: Generate %v, re-decoding %v", s, i, got[i], want)
 			}
 		}
-		alone, err := ctx.Generate(rows[:1], maxNew, nil, &s)
+		alone, err := ctx.Generate(rows[:1], bindings.GenerateOptions{MaxNew: maxNew, Sampling: &s})
 		if err != nil || !slices.Equal(alone[0], got[0]) {
 			t.Errorf("%+v: row 0 alone %v, beside others %v (%v)", s, alone[0], got[0], err)
 		}
 	}
-	if _, err := ctx.Generate(rows, 2, nil, &bindings.Sampling{}); err == nil {
+	if _, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: 2, Sampling: &bindings.Sampling{}}); err == nil {
 		t.Error("temperature 0: no error")
 	}
 }

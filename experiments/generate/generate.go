@@ -121,7 +121,8 @@ func Run(cfg Config) ([]Generation, error) {
 	}
 	defer ctx.Close()
 
-	bar := progress.New(cfg.Progress, "generate", "runs", int64(len(runs)))
+	// At most this many tokens: rows that end at EOS leave the bar short of 100 %.
+	bar := progress.New(cfg.Progress, "generate", "tok", int64(len(runs)*len(rows)*cfg.MaxNew))
 	start := time.Now()
 	var out []Generation
 	var generated int
@@ -129,16 +130,16 @@ func Run(cfg Config) ([]Generation, error) {
 		if err := ctx.SetHooks(r.spec); err != nil {
 			return nil, err
 		}
-		gen, err := ctx.Generate(rows, cfg.MaxNew, []int32{m.EOS()}, cfg.Sampling)
+		gen, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: cfg.MaxNew, Stop: []int32{m.EOS()}, Sampling: cfg.Sampling,
+			Progress: func(n int) { bar.Add(int64(n)) }})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.name, err)
 		}
 		for i, g := range gen {
 			out = append(out, Generation{Set: r.name, Intervention: r.intervention, Prompt: i,
-				Text: m.Detokenize(append(rows[i][1:], g...)), Tokens: g, EOS: len(g) > 0 && g[len(g)-1] == m.EOS()})
+				Text: m.Detokenize(slices.Concat(rows[i][1:], g)), Tokens: g, EOS: len(g) > 0 && g[len(g)-1] == m.EOS()})
 			generated += len(g)
 		}
-		bar.Add(1)
 	}
 	bar.Finish()
 	if cfg.RunInfo != nil {

@@ -154,7 +154,7 @@ func Run(cfg Config) (*Result, error) {
 		next := open[:0:0]
 		for lo := 0; lo < len(rows); lo += batch {
 			hi := min(lo+batch, len(rows))
-			out, err := ctx.Generate(rows[lo:hi], RoundTokens, []int32{eos}, nil)
+			out, err := ctx.Generate(rows[lo:hi], bindings.GenerateOptions{MaxNew: RoundTokens, Stop: []int32{eos}})
 			if err != nil {
 				return nil, err
 			}
@@ -163,7 +163,7 @@ func Run(cfg Config) (*Result, error) {
 				j := judges[i]
 				generated[i] += len(gen)
 				sum.Generated += int64(len(gen))
-				j.update(m.Detokenize(append(rows[lo+k][1:], gen...)), slices.Contains(gen, eos))
+				j.update(m.Detokenize(slices.Concat(rows[lo+k][1:], gen)), slices.Contains(gen, eos))
 				if j.verdict == Undecided && generated[i] < cfg.MaxTokens && len(gen) == RoundTokens {
 					next = append(next, i)
 					continue

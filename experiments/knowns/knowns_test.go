@@ -50,7 +50,7 @@ func TestRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := ctx.Generate([][]int32{append([]int32{m.EOS()}, ids...)}, n, []int32{m.EOS()}, nil)
+		out, err := ctx.Generate([][]int32{append([]int32{m.EOS()}, ids...)}, bindings.GenerateOptions{MaxNew: n, Stop: []int32{m.EOS()}})
 		if err != nil {
 			t.Fatal(err)
 		}
