@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/wcos-dev/wcos/bindings"
+	"github.com/wcos-dev/wcos/hooks"
+	"github.com/wcos-dev/wcos/internal/testmodels"
 )
 
 // TestGPUDeviceHooks compares the CUDA device hooks (libwcos-cuda.so) with the host path on the same
@@ -15,18 +17,48 @@ import (
 // 1e-6 relative (float contraction differs between nvcc and gcc), statistics' means within 1e-4.
 // Skipped without a GPU unless WCOS_TEST_GPU=1.
 func TestGPUDeviceHooks(t *testing.T) {
-	gpu := false
-	for _, d := range bindings.Devices() {
-		gpu = gpu || d.GPU
-	}
-	if !gpu {
-		if os.Getenv("WCOS_TEST_GPU") == "1" {
-			t.Fatal("WCOS_TEST_GPU=1 but no GPU device is loaded")
-		}
-		t.Skip("no GPU device")
-	}
+	needGPU(t)
 	compareHookPaths(t, 999, func(base, dev *run, tc hookCase) {
 		bindings.TuneDevice(base.ctx, -1, 0, 0)
 		bindings.TuneDevice(dev.ctx, 0, tc.candCap, tc.rpt)
 	}, "CUDA", 1e-5, 1e-6)
+}
+
+// needGPU skips the test without a GPU device, unless WCOS_TEST_GPU=1 demands one.
+func needGPU(t *testing.T) {
+	t.Helper()
+	for _, d := range bindings.Devices() {
+		if d.GPU {
+			return
+		}
+	}
+	if os.Getenv("WCOS_TEST_GPU") == "1" {
+		t.Fatal("WCOS_TEST_GPU=1 but no GPU device is loaded")
+	}
+	t.Skip("no GPU device")
+}
+
+// TestGPUGenerate: greedy generation with every layer on the GPU, clean and with a conditional
+// ablation through the device hooks, picks at every step a token whose logit in a full decode of the
+// text on the same GPU is within 1e-3 of the largest, and ends only at EOS or the length.
+func TestGPUGenerate(t *testing.T) {
+	layers := 999
+	if os.Getenv("WCOS_GPU_CHECK_CPU") == "1" { // rehearsal of scripts/gpu-check.sh without a GPU
+		layers = 0
+	} else {
+		needGPU(t)
+	}
+	r := newRunOn(t, tinyF32(t), 4, 64, 0, layers)
+	eos := r.m.EOS()
+	rows := [][]int32{{eos}, {eos, 11, 12, 13, 14, 15, 16, 17}, {eos, 100, 7, 300}}
+	for _, abl := range []*hooks.Ablation{nil, {Neurons: testmodels.ReferenceAblated(), Gate: -1}} {
+		if err := r.ctx.SetHooks(hooks.Spec{Ablation: abl}); err != nil {
+			t.Fatal(err)
+		}
+		gen, err := r.ctx.Generate(rows, bindings.GenerateOptions{MaxNew: 24, Stop: []int32{eos}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkGreedy(t, r.ctx, rows, gen, 24, eos, 1e-3)
+	}
 }

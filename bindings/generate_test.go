@@ -134,7 +134,12 @@ func TestGenerateMatchesDecode(t *testing.T) {
 					t.Errorf("row %d: Generate %v, re-decoding %v", s, got[s], want[s])
 				}
 			}
-			if err := ctx.Decode(rows[1:2]); err != nil { // the context stays usable
+			end := int32(-1) // no stop token: every row runs to maxNew
+			if len(stop) > 0 {
+				end = stop[0]
+			}
+			checkGreedy(t, ctx, rows, got, maxNew, end, 0) // exact on the CPU
+			if err := ctx.Decode(rows[1:2]); err != nil {  // the context stays usable
 				t.Fatal(err)
 			}
 		})
@@ -284,5 +289,28 @@ func TestGenerateSampling(t *testing.T) {
 	}
 	if _, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: 2, Sampling: &bindings.Sampling{}}); err == nil {
 		t.Error("temperature 0: no error")
+	}
+}
+
+// checkGreedy decodes each row followed by its generated tokens in one pass and checks that every
+// generated token's logit is within tol of the largest at its position (greedy up to ties of tol:
+// kernels for other batch shapes, as a GPU's, may round differently), and that a row shorter than
+// maxNew ended at stop.
+func checkGreedy(t *testing.T, ctx *bindings.Context, rows, gen [][]int32, maxNew int, stop int32, tol float64) {
+	t.Helper()
+	for s, r := range rows {
+		if len(gen[s]) < maxNew && (len(gen[s]) == 0 || gen[s][len(gen[s])-1] != stop) {
+			t.Errorf("row %d: %d tokens without the stop token", s, len(gen[s]))
+		}
+		seq := slices.Concat(r, gen[s])
+		if err := ctx.Decode([][]int32{seq}); err != nil {
+			t.Fatal(err)
+		}
+		for i, tok := range gen[s] {
+			lg := ctx.Logits(len(r) + i - 1)
+			if best := lg[argmax(lg)]; float64(best-lg[tok]) > tol {
+				t.Errorf("row %d, token %d: generated %d with logit %g, the largest is %g", s, i, tok, lg[tok], best)
+			}
+		}
 	}
 }
