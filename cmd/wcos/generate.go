@@ -18,7 +18,7 @@ func generateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "generate",
 		Usage:     "text generation (greedy or seeded sampling), clean and with a neuron set and its baseline ablated, side by side",
-		UsageText: "wcos generate [--model M] [--prompt TEXT …] [--max-new-tokens 1024] [--sample [--temperature 1] [--seed 0]] [--neurons CLASS [--n-neurons N|F|CLASS] | --neurons L.N,…|@FILE [--baseline-neurons L.N,…|@FILE]] [--ablation zero|mean --means FILE] [--gate +|-] [--post +|-] [--out DIR]",
+		UsageText: "wcos generate [--model M] [--prompt TEXT …] [--prompts FILE] [--max-new-tokens 1024] [--sample [--temperature 1] [--seed 0]] [--neurons CLASS [--n-neurons N|F|CLASS] | --neurons L.N,…|@FILE [--baseline-neurons L.N,…|@FILE]] [--ablation zero|mean --means FILE] [--gate +|-] [--post +|-] [--out DIR]",
 		Description: `Continues each --prompt greedily (the most probable token at every step; ends at EOS) clean,
 then with --neurons ablated, then with the baseline ablated, as the reference's
 ablation_utils/generate.py did: 1,024 tokens after "<|endoftext|>" alone (the default: one empty
@@ -38,11 +38,13 @@ sampling at temperature 1, generated_tT.txt at T) (clean, the set and SET_baseli
 Examples:
   wcos generate --neurons weakening --n-neurons 24 --max-new-tokens 200 --out out/gen_w24
   wcos generate --prompt "The capital of France is" --prompt "In 1848" --neurons 7.3,7.9 --max-new-tokens 40
+  wcos generate --prompts prompts.txt --neurons weakening --max-new-tokens 100 --out out/gen_w_prompts
   wcos generate --model olmo-7b-0424.f16.gguf --neurons "conditional weakening" --gate - --out out/gen_cw
   wcos generate --neurons weakening --sample --seed 7 --max-new-tokens 300 --out out/gen_w_sampled`,
 		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
 			&cli.StringSliceFlag{Name: "prompt", Usage: "text to continue after BOS, repeatable (default: one empty prompt)"},
+			&cli.StringFlag{Name: "prompts", Usage: "more prompts from a FILE: one a line, or JSONL (.jsonl/.json) with \"prompt\" or \"text\""},
 			&cli.IntFlag{Name: "max-new-tokens", Value: generate.DefaultMaxNew, Usage: "tokens generated per prompt and set"},
 			&cli.BoolFlag{Name: "sample", Usage: "draw each token from softmax(logits / --temperature) instead of the argmax"},
 			&cli.Float64Flag{Name: "temperature", Value: 1, Usage: "with --sample: the softmax temperature (> 0)"},
@@ -58,6 +60,13 @@ Examples:
 				Prompts: c.StringSlice("prompt"), MaxNew: c.Int("max-new-tokens"), Ablation: c.String("ablation"),
 				Refactor: c.Bool("refactor"), Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"),
 				Progress: os.Stderr,
+			}
+			if p := c.String("prompts"); p != "" {
+				more, err := generate.ReadPrompts(p)
+				if err != nil {
+					return fmt.Errorf("--prompts: %w", err)
+				}
+				cfg.Prompts = append(cfg.Prompts, more...)
 			}
 			if len(cfg.Prompts) == 0 {
 				cfg.Prompts = []string{""}
@@ -100,8 +109,10 @@ Examples:
 				return err
 			}
 			cfg.RunInfo.Model, cfg.ModelSHA256 = &mi, mi.SHA256
-			if fi, err := runinfo.Hash(c.String("means")); err == nil && c.String("means") != "" {
-				cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
+			for _, p := range []string{c.String("means"), c.String("prompts")} {
+				if fi, err := runinfo.Hash(p); err == nil && p != "" {
+					cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
+				}
 			}
 			gens, err := generate.Run(cfg)
 			if err != nil {

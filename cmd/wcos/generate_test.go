@@ -32,18 +32,22 @@ func TestCLIGenerateBadInput(t *testing.T) {
 		{"stray argument", []string{"extra"}, []string{`"extra"`}},
 		{"temperature 0", []string{"--sample", "--temperature", "0"}, []string{"--temperature 0"}},
 		{"seed without --sample", []string{"--seed", "3"}, []string{"--seed", "--sample"}},
+		{"missing prompts file", []string{"--prompts", filepath.Join(dir, "nope.txt")}, []string{"--prompts", filepath.Join(dir, "nope.txt"), "no such file"}},
+		{"bad prompts JSONL", []string{"--prompts", writeFile(t, filepath.Join(dir, "p.jsonl"), `{"id": 1}`+"\n")}, []string{"p.jsonl:1", `"prompt"`}},
 	} {
 		checkBadInput(t, dir, c.name, append([]string{"generate", "--model", model, "--threads", "1", "--max-new-tokens", "4"}, c.args...), c.want)
 	}
 }
 
-// TestCLIGenerate runs two prompts clean, with a list and with a baseline list, and reads the outputs.
+// TestCLIGenerate runs two prompts (--prompt and --prompts) clean, with a list and with a baseline
+// list, and reads the outputs.
 func TestCLIGenerate(t *testing.T) {
 	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	dir := t.TempDir()
 	set := writeFile(t, filepath.Join(dir, "my set.txt"), "7.1\n7.2\n7.3\n")
 	out := filepath.Join(dir, "out")
-	if err := runCLI(t, "generate", "--model", model, "--prompt", "The capital of France is", "--prompt", "", "--neurons", "@"+set,
+	prompts := writeFile(t, filepath.Join(dir, "prompts.jsonl"), `{"prompt": ""}`+"\n") // the second prompt: BOS alone
+	if err := runCLI(t, "generate", "--model", model, "--prompt", "The capital of France is", "--prompts", prompts, "--neurons", "@"+set,
 		"--baseline-neurons", "6.1,6.2,6.3", "--gate", "-", "--max-new-tokens", "12", "--threads", "1", "--out", out); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +84,8 @@ func TestCLIGenerate(t *testing.T) {
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(out, "run.json"))
-	if err != nil || !strings.Contains(string(b), `"max_new_tokens": 12`) || !strings.Contains(string(b), `"gate": "-"`) {
+	if err != nil || !strings.Contains(string(b), `"max_new_tokens": 12`) || !strings.Contains(string(b), `"gate": "-"`) ||
+		!strings.Contains(string(b), `"path": "`+prompts+`"`) {
 		t.Errorf("run.json: %s %v", b, err)
 	}
 }
