@@ -12,7 +12,8 @@ import (
 )
 
 // Sampling makes Generate draw each next token from softmax(logits / Temperature) (wcos_sample, in C)
-// instead of taking the argmax. Row i of a call draws from its own PCG stream seeded by (Seed, i), so
+// instead of taking the argmax. Row i of a call draws from its own PCG stream seeded by (Seed, i)
+// (i counted from GenerateOptions.FirstRow), so
 // a row's tokens do not depend on the other rows, and runs that differ only in their hooks draw the
 // same numbers (their texts differ by the ablation, not by chance).
 type Sampling struct {
@@ -27,6 +28,9 @@ type GenerateOptions struct {
 	Sampling *Sampling // nil: greedy
 	// Progress, if set, is called after every step with the number of tokens it generated.
 	Progress func(tokens int)
+	// FirstRow is the index of rows[0] among all the rows of a run split over several calls: row i
+	// samples from the stream (Seed, FirstRow+i).
+	FirstRow int
 }
 
 // Generate continues every row greedily, the most probable next token (the first on ties) at each
@@ -78,7 +82,7 @@ func (c *Context) Generate(rows [][]int32, opt GenerateOptions) ([][]int32, erro
 	if s != nil {
 		draw = make([]*rand.Rand, len(rows))
 		for i := range draw {
-			draw[i] = rand.New(rand.NewPCG(s.Seed, uint64(i)))
+			draw[i] = rand.New(rand.NewPCG(s.Seed, uint64(opt.FirstRow+i)))
 		}
 	}
 	for lo := 0; lo < len(rows); lo += maxRows {

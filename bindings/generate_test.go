@@ -286,6 +286,10 @@ func TestGenerateSampling(t *testing.T) {
 		if err != nil || !slices.Equal(alone[0], got[0]) {
 			t.Errorf("%+v: row 0 alone %v, beside others %v (%v)", s, alone[0], got[0], err)
 		}
+		rest, err := ctx.Generate(rows[1:], bindings.GenerateOptions{MaxNew: maxNew, Sampling: &s, FirstRow: 1})
+		if err != nil || !slices.EqualFunc(rest, got[1:], slices.Equal) {
+			t.Errorf("%+v: rows 1- from FirstRow 1 %v, in one call %v (%v)", s, rest, got[1:], err)
+		}
 	}
 	if _, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: 2, Sampling: &bindings.Sampling{}}); err == nil {
 		t.Error("temperature 0: no error")

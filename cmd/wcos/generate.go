@@ -30,6 +30,9 @@ set and its random baseline are then drawn from the model's classes.
 --sample draws each token from softmax(logits / --temperature) instead (the reference's --do_sample,
 which it left unseeded): --seed fixes the draws, each prompt has its own stream, and the clean and
 ablated runs of a prompt draw the same numbers, so their texts differ by the ablation, not by chance.
+Prompts go --batch (16) at a time; with --exact the texts do not depend on the batch, while in the
+default mode flash attention over the shared F16 KV cache rounds differently with other prompts
+beside one, which can change a sampled text.
 
 Writes DIR/generations.jsonl (set, intervention, prompt index, text, new token ids, whether EOS ended
 it), DIR/SET/generated_greedy.txt per set as the reference laid them out (generated_full.txt when
@@ -49,6 +52,7 @@ Examples:
 			&cli.BoolFlag{Name: "sample", Usage: "draw each token from softmax(logits / --temperature) instead of the argmax"},
 			&cli.Float64Flag{Name: "temperature", Value: 1, Usage: "with --sample: the softmax temperature (> 0)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "with --sample: the draws' seed"},
+			&cli.IntFlag{Name: "batch", Value: generate.DefaultBatch, Usage: "prompts generated together"},
 		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), setNameFlags(), engineFlags(threadsGenerate), []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/generate-TIME)"},
 		}),
@@ -57,7 +61,7 @@ Examples:
 				return fmt.Errorf("generate: unexpected argument %q (options go before --, see --help)", c.Args().First())
 			}
 			cfg := generate.Config{
-				Prompts: c.StringSlice("prompt"), MaxNew: c.Int("max-new-tokens"), Ablation: c.String("ablation"),
+				Prompts: c.StringSlice("prompt"), MaxNew: c.Int("max-new-tokens"), Batch: c.Int("batch"), Ablation: c.String("ablation"),
 				Refactor: c.Bool("refactor"), Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"),
 				Progress: os.Stderr,
 			}
@@ -71,8 +75,8 @@ Examples:
 			if len(cfg.Prompts) == 0 {
 				cfg.Prompts = []string{""}
 			}
-			if cfg.MaxNew < 1 {
-				return fmt.Errorf("--max-new-tokens %d: want ≥ 1", cfg.MaxNew)
+			if cfg.MaxNew < 1 || cfg.Batch < 1 {
+				return fmt.Errorf("--max-new-tokens %d, --batch %d: want ≥ 1", cfg.MaxNew, cfg.Batch)
 			}
 			if c.Bool("sample") {
 				if t := c.Float64("temperature"); !(t > 0) || math.IsInf(t, 0) {
@@ -98,7 +102,7 @@ Examples:
 				return err
 			}
 			opts := map[string]any{
-				"model": cfg.Model, "prompts": cfg.Prompts, "max_new_tokens": cfg.MaxNew, "sample": c.Bool("sample"),
+				"model": cfg.Model, "prompts": cfg.Prompts, "max_new_tokens": cfg.MaxNew, "batch": cfg.Batch, "sample": c.Bool("sample"),
 				"temperature": c.Float64("temperature"), "seed": c.Uint64("seed"),
 				"exact": cfg.Exact, "threads": cfg.Threads, "gpu_layers": cfg.GPULayers, "out": cfg.Out,
 			}

@@ -22,6 +22,7 @@ func TestCLIGenerateBadInput(t *testing.T) {
 		want []string
 	}{
 		{"bad --max-new-tokens", []string{"--max-new-tokens", "0"}, []string{"--max-new-tokens 0"}},
+		{"bad --batch", []string{"--batch", "0"}, []string{"--batch 0"}},
 		{"baseline without a set", []string{"--baseline-neurons", "5.1"}, []string{"--baseline-neurons", "--neurons"}},
 		{"condition without a set", []string{"--post", "-"}, []string{"--post", "--neurons"}},
 		{"bad class", []string{"--neurons", "weakish"}, []string{"--neurons", "weakish"}},

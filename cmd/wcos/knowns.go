@@ -23,7 +23,9 @@ wiki/knowns.py after ROME): each fact's prompt (" " + template with the subject)
 first capitalised word it writes — the fact is known — or writes another capitalised word or ends the
 text first. A known fact's prompt becomes the text up to the attribute and its prediction the rest,
 as in the reference's known_<model>.json. --facts takes JSONL or a JSON array such as ROME's
-known_1000.json; every fact needs subject, template, prompt and attribute.
+known_1000.json; every fact needs subject, template, prompt and attribute. Facts go --batch at a time;
+with --exact the verdicts do not depend on the batch (in the default mode flash attention over the
+shared F16 KV cache rounds differently with other facts beside one, which can flip a near-tie).
 
 Writes DIR/knowns.jsonl (the known facts: use it as wcos attributes --facts), DIR/rejected.jsonl (each
 other fact with its generated text and "unknown" or "undecided": no decision within --max-tokens),

@@ -24,12 +24,17 @@ import (
 // DefaultMaxNew is the reference's --max_new_tokens.
 const DefaultMaxNew = 1024
 
+// DefaultBatch is the number of prompts generated together: their KV cache holds that many rows of
+// prompt + MaxNew tokens.
+const DefaultBatch = 16
+
 // Config is one generation run.
 type Config struct {
 	Model       string
 	ModelSHA256 string // checked against a --means summary's model
 	Prompts     []string
 	MaxNew      int // new tokens per prompt (0: DefaultMaxNew)
+	Batch       int // prompts generated together (0: DefaultBatch); the results do not depend on it
 	// Sampling draws from softmax(logits/T) with a seed instead of greedy decoding (nil: greedy). The
 	// clean and ablated runs draw the same numbers for a prompt.
 	Sampling *bindings.Sampling
@@ -105,17 +110,21 @@ func Run(cfg Config) ([]Generation, error) {
 		}
 		runs = append(runs, run{s.Name, neuronsets.Intervention(cfg.Ablation, cfg.Gate.String(), cfg.Post.String()), spec})
 	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	batch := min(cfg.Batch, len(cfg.Prompts))
 	rows := make([][]int32, len(cfg.Prompts))
-	total := 0
+	longest := 0
 	for i, p := range cfg.Prompts {
 		ids, err := m.Tokenize(p)
 		if err != nil {
 			return nil, fmt.Errorf("prompt %d: %v", i, err)
 		}
 		rows[i] = append([]int32{m.EOS()}, ids...)
-		total += len(rows[i]) + cfg.MaxNew
+		longest = max(longest, len(rows[i]))
 	}
-	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: total, MaxRows: len(rows), Threads: cfg.Threads, Exact: cfg.Exact})
+	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: batch * (longest + cfg.MaxNew), MaxRows: batch, Threads: cfg.Threads, Exact: cfg.Exact})
 	if err != nil {
 		return nil, err
 	}
@@ -130,10 +139,14 @@ func Run(cfg Config) ([]Generation, error) {
 		if err := ctx.SetHooks(r.spec); err != nil {
 			return nil, err
 		}
-		gen, err := ctx.Generate(rows, bindings.GenerateOptions{MaxNew: cfg.MaxNew, Stop: []int32{m.EOS()}, Sampling: cfg.Sampling,
-			Progress: func(n int) { bar.Add(int64(n)) }})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.name, err)
+		var gen [][]int32
+		for lo := 0; lo < len(rows); lo += batch {
+			g, err := ctx.Generate(rows[lo:min(lo+batch, len(rows))], bindings.GenerateOptions{MaxNew: cfg.MaxNew, Stop: []int32{m.EOS()},
+				Sampling: cfg.Sampling, FirstRow: lo, Progress: func(n int) { bar.Add(int64(n)) }})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", r.name, err)
+			}
+			gen = append(gen, g...)
 		}
 		for i, g := range gen {
 			out = append(out, Generation{Set: r.name, Intervention: r.intervention, Prompt: i,
