@@ -8,10 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/wcos-dev/wcos/data"
 	"github.com/wcos-dev/wcos/experiments/attributes"
 	"github.com/wcos-dev/wcos/internal/runinfo"
-	"github.com/wcos-dev/wcos/models"
 )
 
 func attributesCommand() *cli.Command {
@@ -131,22 +129,6 @@ Examples:
 			return nil
 		},
 	}
-}
-
-// embeddedOr returns path if given (it must exist), else the embedded data file name extracted into
-// the cache.
-func embeddedOr(path, name string) (string, error) {
-	if path != "" {
-		if _, err := os.Stat(path); err != nil {
-			return "", err
-		}
-		return path, nil
-	}
-	cache, err := models.CacheDir()
-	if err != nil {
-		return "", err
-	}
-	return data.Extract(cache, name)
 }
 
 func printAttributesSummary(r *attributes.Result, out string) {

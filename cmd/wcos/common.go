@@ -21,17 +21,23 @@ func resolveModel(spec, typ string) (string, error) {
 
 // resolveDataset maps --dataset to a file: empty means the embedded evaluation text.
 func resolveDataset(spec string) (string, error) {
-	if spec != "" {
-		if _, err := os.Stat(spec); err != nil {
+	return embeddedOr(spec, "eval/"+data.EvalName)
+}
+
+// embeddedOr returns path if given (it must exist), else the embedded data file name extracted into
+// the cache.
+func embeddedOr(path, name string) (string, error) {
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
 			return "", err
 		}
-		return spec, nil
+		return path, nil
 	}
 	cache, err := models.CacheDir()
 	if err != nil {
 		return "", err
 	}
-	return data.Extract(cache, "eval/"+data.EvalName)
+	return data.Extract(cache, name)
 }
 
 // freshOut returns --out, or a new folder out/<command>-<time> when it is empty.

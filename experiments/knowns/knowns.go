@@ -108,9 +108,11 @@ func Run(cfg Config) (*Result, error) {
 	bos, eos := m.EOS(), m.EOS() // OLMo has no BOS: the EOS id is prepended (as the attributes experiment)
 
 	judges := make([]*judge, len(facts))
+	prompts := make([]string, len(facts))
 	longest := 0
 	for i, f := range facts {
-		judges[i] = newJudge(Prompt(f.Template, f.Subject), f.Attribute)
+		prompts[i] = Prompt(f.Template, f.Subject)
+		judges[i] = newJudge(prompts[i], f.Attribute)
 		ids, err := m.Tokenize(judges[i].text)
 		if err != nil {
 			return nil, fmt.Errorf("fact %d: %v", f.ID, err)
@@ -181,7 +183,6 @@ func Run(cfg Config) (*Result, error) {
 	res := &Result{Summary: sum}
 	for i, f := range facts {
 		j := judges[i]
-		prompt := Prompt(f.Template, f.Subject)
 		switch j.verdict {
 		case Known:
 			k := KnownFact{Fact: f}
@@ -189,7 +190,7 @@ func Run(cfg Config) (*Result, error) {
 			res.Known = append(res.Known, k)
 			sum.Known++
 		default:
-			r := Rejected{ID: f.ID, Subject: f.Subject, Attribute: f.Attribute, Prompt: prompt, Generated: tail(j.text, len(prompt)), Reason: j.verdict.String()}
+			r := Rejected{ID: f.ID, Subject: f.Subject, Attribute: f.Attribute, Prompt: prompts[i], Generated: tail(j.text, len(prompts[i])), Reason: j.verdict.String()}
 			res.Rejected = append(res.Rejected, r)
 			if j.verdict == Unknown {
 				sum.Unknown++
