@@ -14,7 +14,7 @@
 #   MODEL       --model for every command [the embedded tiny-olmo]
 #   CLASSES_MODEL  the model the neuron sets are drawn from [MODEL] (see paper-grid.sh)
 #   FACTS       the facts `wcos knowns` filters [the embedded facts]; KNOWN=0 uses FACTS unfiltered
-#   ATTRIBUTES  --attributes [the embedded subject_attributes.json]
+#   ATTRIBUTES  --attributes: wiki.csv from `wcos wiki`, or names [the embedded subject_attributes.json]
 #   ABLATIONS   [zero mean]; mean ablation needs MEANS, a `wcos freqs` summary, or runs `wcos freqs`
 #               on DATASET [the embedded evaluation text]
 #   CLASSES     comma-separated [strengthening,conditional strengthening,proportional change,

@@ -16,14 +16,22 @@ func attributesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "attributes",
 		Usage:     "attributes rate of the subject's residual stream per layer (logit lens), clean and with a neuron set ablated",
-		UsageText: "wcos attributes [--model M] [--facts FILE] [--neurons CLASS [--n-neurons N|F|CLASS] | --neurons L.N,…|@FILE [--baseline-neurons L.N,…|@FILE]] [--ablation zero|mean --means FILE] [--gate +|-] [--post +|-] [--topk 50] [--stopwords nltk|nltk-179|FILE] [--out DIR]",
+		UsageText: "wcos attributes [--model M] [--facts FILE] [--neurons CLASS [--n-neurons N|F|CLASS] | --neurons L.N,…|@FILE [--baseline-neurons L.N,…|@FILE]] [--ablation zero|mean --means FILE] [--gate +|-] [--post +|-] [--attributes FILE] [--topk 50] [--stopwords nltk|nltk-179|FILE] [--out DIR]",
 		Description: `The attributes-rate experiment (paper-spec §5, after Geva et al. 2023): for every fact, the prompt
 (BOS + prompt) is run up to the last token of the subject, and the residual stream after each layer
 (hook_resid_post) at that token is read through the logit lens (· W_U, no final LayerNorm). The
 attributes rate of a layer is the percentage of its top-k tokens (stopwords and tokens of ≤ 2
-characters removed) that are tokens of the subject's known attributes (--attributes, the stand-in for
-the subject's Wikipedia paragraphs); -1 (left out of means) when nothing is left or the subject has no
-attributes. Record "emb" reads the mean embedding of the subject's tokens the same way. The stopwords
+characters removed) that are tokens of the subject's attributes; -1 (left out of means) when nothing is
+left or the subject has no attributes. Record "emb" reads the mean embedding of the subject's tokens
+the same way.
+
+--attributes wiki.csv takes the reference's attributes: the subjects' Wikipedia paragraphs, as wcos wiki
+or the reference's wiki_retrieve.py writes them. A subject's attribute tokens are then BOS and the
+first tokens of its paragraphs, --paragraph-tokens in all (the reference's TransformerLens truncated
+to n_ctx, 2048), without stopwords (case-sensitive) and tokens of ≤ 2 characters; a subject in the
+file with no paragraphs keeps BOS and rates 0, one not in the file -1, as in the reference. Without
+it, the embedded subject_attributes.json (attribute names for the embedded facts) stands in, each name
+tokenised with and without a leading space. The stopwords
 are NLTK's English list as a current nltk_data download has it (198 words since 2025-02-20, the
 reference's); --stopwords nltk-179 takes the list before that (without i'm, he's, we're, …) and
 --stopwords FILE one of your own, one word per line.
@@ -47,11 +55,13 @@ Examples:
   wcos attributes --neurons @weakening.txt --set-name weakening --gate - --post + --out out/attr_w
   wcos attributes --neurons @cw.txt --ablation mean --means freqs-out/summary.safetensors --max-facts 200
   wcos knowns --model olmo-7b-0424.q8_0.gguf --facts known_1000.json --out out/knowns   # the facts it knows
-  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts out/knowns/knowns.jsonl --attributes wiki_attrs.json`,
+  wcos wiki --paragraphs wiki_data/paragraphs.txt --titles wiki_data/titles.txt --facts known_1000.json --out wiki_data
+  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts out/knowns/knowns.jsonl --attributes wiki_data/wiki.csv`,
 		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
 			&cli.StringFlag{Name: "facts", Usage: "facts with id, subject, prompt: JSONL or a JSON array, e.g. wcos knowns' knowns.jsonl (default: the embedded 1,580 facts)"},
-			&cli.StringFlag{Name: "attributes", Usage: "JSON {\"subject\": [\"attribute\", …]} (default: the embedded subject_attributes.json)"},
+			&cli.StringFlag{Name: "attributes", Usage: "wiki.csv (subject, paragraphs: see wcos wiki) or JSON {\"subject\": [\"attribute\", …]} (default: the embedded subject_attributes.json)"},
+			&cli.IntFlag{Name: "paragraph-tokens", Value: attributes.DefaultParagraphTokens, Usage: "with wiki.csv: tokens of each subject's paragraphs that count, BOS included (0: all)"},
 		}, ablationFlags("neuron set to ablate: L.N,L.N,…, @FILE with one L.N per line, or an RW class (with its random baseline)"), setNameFlags(), []cli.Flag{
 			&cli.IntFlag{Name: "topk", Value: attributes.DefaultTopK, Usage: "tokens read from the logit lens per layer"},
 			&cli.StringFlag{Name: "stopwords", Value: attributes.DefaultStopwords, Usage: "stopword list: nltk (NLTK's English list since 2025-02-20, 198 words), nltk-179 (before), or a FILE with one word per line"},
@@ -65,9 +75,10 @@ Examples:
 			cfg := attributes.Config{
 				Ablation: c.String("ablation"), Refactor: c.Bool("refactor"), TopK: c.Int("topk"), MaxFacts: c.Int("max-facts"),
 				Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), Progress: os.Stderr,
+				ParagraphTokens: c.Int("paragraph-tokens"),
 			}
-			if cfg.TopK < 1 || cfg.MaxFacts < 0 {
-				return fmt.Errorf("--topk %d, --max-facts %d: want --topk ≥ 1 and --max-facts ≥ 0", cfg.TopK, cfg.MaxFacts)
+			if cfg.TopK < 1 || cfg.MaxFacts < 0 || cfg.ParagraphTokens < 0 {
+				return fmt.Errorf("--topk %d, --max-facts %d, --paragraph-tokens %d: want --topk ≥ 1 and the others ≥ 0", cfg.TopK, cfg.MaxFacts, cfg.ParagraphTokens)
 			}
 			sets, av, err := parseSetAblation(c)
 			if err != nil {
@@ -106,7 +117,7 @@ Examples:
 				return err
 			}
 			opts := map[string]any{
-				"model": cfg.Model, "facts": cfg.Facts, "attributes": cfg.Attributes, "topk": cfg.TopK, "max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads,
+				"model": cfg.Model, "facts": cfg.Facts, "attributes": cfg.Attributes, "paragraph_tokens": cfg.ParagraphTokens, "topk": cfg.TopK, "max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads,
 				"gpu_layers": cfg.GPULayers, "out": cfg.Out, "stopwords": cfg.StopwordsName, "stopwords_words": len(cfg.Stopwords),
 			}
 			recordSetOptions(opts, c, av, named)
@@ -137,6 +148,13 @@ func printAttributesSummary(r *attributes.Result, out string) {
 	fmt.Printf("%-10s %d of %d used (%d skipped: subject not in the prompt; %d without attributes), top-%d\n", "facts",
 		s.FactsUsed, s.Facts, s.Skipped, s.NoAttributes, s.TopK)
 	fmt.Printf("%-10s %s (%d words)\n", "stopwords", s.Stopwords, s.StopwordsN)
+	if s.Attributes == "paragraphs" {
+		cut := "all tokens"
+		if s.ParagraphTokens > 0 {
+			cut = fmt.Sprintf("BOS + the first %d tokens", s.ParagraphTokens-1)
+		}
+		fmt.Printf("%-10s Wikipedia paragraphs (%s)\n", "attributes", cut)
+	}
 	fmt.Printf("%-10s", "layer")
 	for _, set := range s.Sets {
 		fmt.Printf(" %16s", set.Name)

@@ -31,6 +31,8 @@ func TestCLIAttributesBadInput(t *testing.T) {
 	badAttrs := writeFile(t, filepath.Join(dir, "attrs.json"), `["not", "a", "map"]`)
 	neurons := writeFile(t, filepath.Join(dir, "set.txt"), "5.1\n5.x\n")
 	blankStop := writeFile(t, filepath.Join(dir, "stop.txt"), "\n  \n")
+	noParas := writeFile(t, filepath.Join(dir, "noparas.csv"), ",subject,text\n0,Chad,x\n")
+	dupSubject := writeFile(t, filepath.Join(dir, "dup.csv"), "subject,paragraphs\nChad,a\nChad,b\n")
 
 	cases := []struct {
 		name string
@@ -45,6 +47,9 @@ func TestCLIAttributesBadInput(t *testing.T) {
 		{"empty facts file", []string{"--facts", empty}, []string{empty, "no facts"}},
 		{"attributes not a map", []string{"--facts", good, "--attributes", badAttrs}, []string{badAttrs, "subject"}},
 		{"missing attributes file", []string{"--facts", good, "--attributes", missing}, []string{"--attributes", missing}},
+		{"wiki.csv without paragraphs", []string{"--facts", good, "--attributes", noParas}, []string{noParas, "no subject and paragraphs"}},
+		{"wiki.csv with a subject twice", []string{"--facts", good, "--attributes", dupSubject}, []string{dupSubject + ":3", `"Chad" appears twice`}},
+		{"bad --paragraph-tokens", []string{"--facts", good, "--paragraph-tokens", "-1"}, []string{"--paragraph-tokens -1"}},
 		{"unknown flag", []string{"--facts", good, "--bogus", "1"}, []string{"bogus"}},
 		{"neuron out of range", []string{"--facts", good, "--neurons", "9.1"}, []string{"9.1", "8 layers", model}},
 		{"malformed neurons file", []string{"--facts", good, "--neurons", "@" + neurons}, []string{neurons + ":2", "5.x"}},

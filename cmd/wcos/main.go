@@ -42,6 +42,7 @@ embedded evaluation text. Run 'wcos COMMAND --help' for each command's options a
 			compareCommand(),
 			attributesCommand(),
 			knownsCommand(),
+			wikiCommand(),
 			generateCommand(),
 			classesCommand(),
 			neuronsCommand(),

@@ -31,7 +31,10 @@ type Config struct {
 	Model       string // GGUF file
 	ModelSHA256 string // checked against a --means summary's model
 	Facts       string // facts.jsonl
-	Attributes  string // subject_attributes.json
+	Attributes  string // subject_attributes.json, or wiki.csv (the subjects' Wikipedia paragraphs)
+	// ParagraphTokens cuts each subject's paragraphs to this many tokens, BOS included (0: no cut;
+	// the reference: DefaultParagraphTokens). Only for wiki.csv.
+	ParagraphTokens int
 	// Set and Baseline are ablated in turn after the clean run (nil: not run). A Baseline's name
 	// defaults to Set's name + "_baseline".
 	Set, Baseline *Set
@@ -81,21 +84,24 @@ type SetInfo struct {
 
 // Summary is what summary.json holds.
 type Summary struct {
-	Model        string    `json:"model"`
-	ModelDesc    string    `json:"model_desc"`
-	Facts        int       `json:"facts"`      // in the file (or the first MaxFacts)
-	FactsUsed    int       `json:"facts_used"` // with the subject in the prompt
-	Skipped      int       `json:"skipped_facts"`
-	SkippedIDs   []int     `json:"skipped_fact_ids,omitempty"`
-	NoAttributes int       `json:"facts_without_attributes"` // their records rate -1
-	Subjects     int       `json:"subjects"`
-	TopK         int       `json:"topk"`
-	Stopwords    string    `json:"stopwords"`       // a StopwordLists name or a file
-	StopwordsN   int       `json:"stopwords_words"` // how many words the list has
-	Layers       int       `json:"layers"`
-	Sets         []SetInfo `json:"sets"`
-	Records      int       `json:"records"`
-	Excluded     int       `json:"excluded_records"` // rate -1
+	Model        string `json:"model"`
+	ModelDesc    string `json:"model_desc"`
+	Facts        int    `json:"facts"`      // in the file (or the first MaxFacts)
+	FactsUsed    int    `json:"facts_used"` // with the subject in the prompt
+	Skipped      int    `json:"skipped_facts"`
+	SkippedIDs   []int  `json:"skipped_fact_ids,omitempty"`
+	NoAttributes int    `json:"facts_without_attributes"` // their records rate -1
+	Attributes   string `json:"attributes"`               // "names" or "paragraphs" (wiki.csv)
+	// ParagraphTokens is where paragraphs were cut (0: not cut; omitted for names).
+	ParagraphTokens int       `json:"paragraph_tokens,omitempty"`
+	Subjects        int       `json:"subjects"`
+	TopK            int       `json:"topk"`
+	Stopwords       string    `json:"stopwords"`       // a StopwordLists name or a file
+	StopwordsN      int       `json:"stopwords_words"` // how many words the list has
+	Layers          int       `json:"layers"`
+	Sets            []SetInfo `json:"sets"`
+	Records         int       `json:"records"`
+	Excluded        int       `json:"excluded_records"` // rate -1
 	// MeanRateLastLayer is each set's mean rate at the last layer over facts with rate > -1 (null: none).
 	MeanRateLastLayer map[string]*float64 `json:"mean_rate_last_layer"`
 	Figure            string              `json:"figure"`
@@ -204,7 +210,11 @@ func Run(cfg Config) (*Result, error) {
 
 	sum := &Summary{Model: cfg.Model, ModelDesc: m.Desc(), Facts: len(facts), TopK: cfg.TopK, Layers: nl,
 		Stopwords: cfg.StopwordsName, StopwordsN: len(cfg.Stopwords)}
-	preps, err := prepare(m, facts, attrs, cfg.Stopwords, sum)
+	sum.Attributes = attrs.Source()
+	if attrs.Paragraphs != nil {
+		sum.ParagraphTokens = cfg.ParagraphTokens
+	}
+	preps, err := prepare(m, facts, attrs, cfg.Stopwords, cfg.ParagraphTokens, sum)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Facts, err)
 	}
@@ -329,7 +339,7 @@ func buildSpec(cfg Config, neurons []hooks.Neuron) (hooks.Spec, error) {
 
 // prepare tokenises the facts, finds their subjects and the subjects' attribute tokens; facts whose
 // subject is not in the prompt are skipped and counted in sum.
-func prepare(m *bindings.Model, facts []Fact, attrs map[string][]string, stop map[string]bool, sum *Summary) ([]prepared, error) {
+func prepare(m *bindings.Model, facts []Fact, attrs *Attributes, stop map[string]bool, paragraphTokens int, sum *Summary) ([]prepared, error) {
 	bos := m.EOS() // OLMo has no BOS: the EOS id is prepended (dolma-small, HF add_bos_token)
 	attrToks := map[string]map[string]bool{}
 	subjects := map[string]bool{}
@@ -353,14 +363,14 @@ func prepare(m *bindings.Model, facts []Fact, attrs map[string][]string, stop ma
 		for _, id := range p.subj {
 			p.subjStr = append(p.subjStr, TokenString(m, id))
 		}
-		if a, ok := attrs[f.Subject]; ok && len(a) > 0 {
-			if _, done := attrToks[f.Subject]; !done {
-				if attrToks[f.Subject], err = AttributeTokens(m, a, stop); err != nil {
-					return nil, fmt.Errorf("subject %q: %v", f.Subject, err)
-				}
+		toks, done := attrToks[f.Subject]
+		if !done {
+			if toks, err = attrs.Tokens(m, bos, f.Subject, stop, paragraphTokens); err != nil {
+				return nil, fmt.Errorf("subject %q: %v", f.Subject, err)
 			}
-			p.attrTokens = attrToks[f.Subject]
-		} else {
+			attrToks[f.Subject] = toks
+		}
+		if p.attrTokens = toks; toks == nil {
 			sum.NoAttributes++
 		}
 		subjects[f.Subject] = true

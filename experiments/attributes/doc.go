@@ -16,10 +16,14 @@
 // Facts (ReadFacts): JSONL or a JSON array in ROME's known_1000 layout; the reference evaluates only the
 // facts the model knows, which package knowns selects (wcos knowns → knowns.jsonl).
 //
-// Attribute tokens (the stand-in for the tokens of a subject's Wikipedia paragraphs): every token of
-// each attribute of the subject in subject_attributes.json, tokenised both as in running text
-// (" "+attribute) and at the start of a text (attribute), minus tokens whose strip() is a stopword
-// (case-sensitive, as the reference's clean_df) or is at most 2 characters long.
+// Attribute tokens (ReadAttributes, Attributes.Tokens), as the reference's clean_df: from wiki.csv (the
+// subjects' Wikipedia paragraphs, package wiki), set(to_str_tokens(paragraphs)) — BOS and then the
+// paragraphs' tokens, cut at ParagraphTokens in all as TransformerLens cut at n_ctx (2048); from
+// subject_attributes.json (the stand-in for the embedded facts), every token of each attribute name,
+// tokenised both as in running text (" "+attribute) and at the start of a text (attribute). Either way
+// without tokens whose strip() is a stopword (case-sensitive) or is at most 2 characters long. A
+// subject missing from the file has no attributes (rate -1); one with empty paragraphs keeps BOS
+// ("<|endoftext|>") and rates 0 unless the lens ranks that token, as in the reference.
 //
 // Rate (Rate): clean = top-k strings whose strip().lower() is not a stopword and whose strip() is longer
 // than 2 characters; rate = 100·|set(clean[:k]) ∩ attribute tokens| / len(clean), or -1 (excluded from

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wcos-dev/wcos/wiki"
 )
 
 // Fact is one fact (ROME's known_1000 layout).
@@ -83,17 +86,56 @@ func ReadFacts(path string) ([]Fact, error) {
 	return out, nil
 }
 
-// ReadAttributes reads subject_attributes.json: {"subject": ["attribute", …], …}.
-func ReadAttributes(path string) (map[string][]string, error) {
+// Attributes are the subjects' attributes: their names (subject_attributes.json) or the text of
+// their Wikipedia paragraphs (the reference's wiki.csv, see package wiki).
+type Attributes struct {
+	Names      map[string][]string // subject → attributes
+	Paragraphs map[string]string   // subject → paragraphs
+}
+
+// ReadAttributes reads a .csv file as wiki.csv (wiki.ReadCSV) and any other as subject_attributes.json:
+// {"subject": ["attribute", …], …}.
+func ReadAttributes(path string) (*Attributes, error) {
+	if strings.EqualFold(filepath.Ext(path), ".csv") {
+		p, err := wiki.ReadCSV(path)
+		if err != nil {
+			return nil, err
+		}
+		return &Attributes{Paragraphs: p}, nil
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var m map[string][]string
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: want {\"subject\": [\"attribute\", …]}: %v", path, err)
+		return nil, fmt.Errorf("%s: want {\"subject\": [\"attribute\", …]} or wiki.csv: %v", path, err)
 	}
-	return m, nil
+	return &Attributes{Names: m}, nil
+}
+
+// Source names where the attributes come from, for summary.json.
+func (a *Attributes) Source() string {
+	if a.Paragraphs != nil {
+		return "paragraphs"
+	}
+	return "names"
+}
+
+// Tokens returns the subject's attribute tokens, nil when the subject has none: AttributeTokens of its
+// names, or ParagraphTokens of its paragraphs (bos and maxTokens as there).
+func (a *Attributes) Tokens(tok Tokenizer, bos int32, subject string, stop map[string]bool, maxTokens int) (map[string]bool, error) {
+	if a.Paragraphs != nil {
+		p, ok := a.Paragraphs[subject]
+		if !ok {
+			return nil, nil
+		}
+		return ParagraphTokens(tok, bos, p, stop, maxTokens)
+	}
+	if names := a.Names[subject]; len(names) > 0 {
+		return AttributeTokens(tok, names, stop)
+	}
+	return nil, nil
 }
 
 // ErrSubjectNotFound: the subject (nor its capitalised form) is not in the prompt's tokens.
@@ -153,9 +195,6 @@ func TokenString(tok Tokenizer, id int32) string {
 // in running text (" "+attribute) and at the start of a text (attribute), without tokens whose strip()
 // is in stop (case-sensitive, as the reference's clean_df; nil: NLTKEnglish) or has at most 2 characters.
 func AttributeTokens(tok Tokenizer, attrs []string, stop map[string]bool) (map[string]bool, error) {
-	if stop == nil {
-		stop = NLTKEnglish
-	}
 	out := map[string]bool{}
 	for _, a := range attrs {
 		for _, text := range []string{" " + a, a} {
@@ -163,17 +202,47 @@ func AttributeTokens(tok Tokenizer, attrs []string, stop map[string]bool) (map[s
 			if err != nil {
 				return nil, fmt.Errorf("tokenizing attribute %q: %v", a, err)
 			}
-			for _, id := range ids {
-				s := TokenString(tok, id)
-				st := strings.TrimSpace(s)
-				if stop[st] || utf8.RuneCountInString(st) <= 2 {
-					continue
-				}
-				out[s] = true
-			}
+			addAttributeTokens(out, tok, ids, stop)
 		}
 	}
 	return out, nil
+}
+
+// DefaultParagraphTokens is where the reference's tokenizer cut a subject's paragraphs: TransformerLens's
+// to_str_tokens truncates to n_ctx, which its fork sets to 2048 for allenai/OLMo-7B*-hf.
+const DefaultParagraphTokens = 2048
+
+// ParagraphTokens is the reference's clean_df for one subject: set(model.to_str_tokens(paragraphs)),
+// i.e. BOS and then the paragraphs' tokens, maxTokens in all (0: no cut), without the tokens whose
+// strip() is in stop (case-sensitive; nil: NLTKEnglish) or has at most 2 characters. BOS
+// ("<|endoftext|>") passes that filter, so a subject with empty paragraphs has one attribute token and
+// rates 0, not -1, as in the reference.
+func ParagraphTokens(tok Tokenizer, bos int32, text string, stop map[string]bool, maxTokens int) (map[string]bool, error) {
+	ids, err := tok.Tokenize(text)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizing paragraphs: %v", err)
+	}
+	ids = append([]int32{bos}, ids...)
+	if maxTokens > 0 && len(ids) > maxTokens {
+		ids = ids[:maxTokens]
+	}
+	out := map[string]bool{}
+	addAttributeTokens(out, tok, ids, stop)
+	return out, nil
+}
+
+func addAttributeTokens(out map[string]bool, tok Tokenizer, ids []int32, stop map[string]bool) {
+	if stop == nil {
+		stop = NLTKEnglish
+	}
+	for _, id := range ids {
+		s := TokenString(tok, id)
+		st := strings.TrimSpace(s)
+		if stop[st] || utf8.RuneCountInString(st) <= 2 {
+			continue
+		}
+		out[s] = true
+	}
 }
 
 // CleanTokens keeps the predictions whose strip().lower() is not in stop (nil: NLTKEnglish) and whose
