@@ -130,7 +130,7 @@ func Run(cfg Config) ([]Generation, error) {
 	}
 	defer ctx.Close()
 
-	// At most this many tokens: rows that end at EOS leave the bar short of 100 %.
+	// At most this many tokens: rows that end at EOS drop the rest from the total.
 	bar := progress.New(cfg.Progress, "generate", "tok", int64(len(runs)*len(rows)*cfg.MaxNew))
 	start := time.Now()
 	var out []Generation
@@ -145,6 +145,9 @@ func Run(cfg Config) ([]Generation, error) {
 				Sampling: cfg.Sampling, FirstRow: lo, Progress: func(n int) { bar.Add(int64(n)) }})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", r.name, err)
+			}
+			for _, row := range g {
+				bar.Drop(int64(cfg.MaxNew - len(row)))
 			}
 			gen = append(gen, g...)
 		}

@@ -67,6 +67,17 @@ func (b *Bar) Add(n int64) {
 	}
 }
 
+// Drop takes n units off the total: work that turned out not to be needed (generated rows that ended
+// early), so that the bar still ends at 100 % and its ETA counts only what is left.
+func (b *Bar) Drop(n int64) {
+	if b == nil || b.w == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.total = max(b.total-n, b.done)
+}
+
 // Rate is units per second so far, from New to now (after Finish: to now, not to the last Add), the
 // first Add included.
 func (b *Bar) Rate() float64 {

@@ -124,6 +124,27 @@ func TestPeriodicLineHasNoWarmRate(t *testing.T) {
 	}
 }
 
+// Drop lowers the total: the ETA counts only what is left and the bar ends at 100 %.
+func TestDrop(t *testing.T) {
+	c := newClock()
+	var buf bytes.Buffer
+	b := newBar(&buf, "generate", "tok", 400, c.now)
+	c.advance(10 * time.Second)
+	b.Drop(100)
+	b.Add(100)
+	if want := "generate  33% 100/300 tok 10 tok/s ETA 20s"; lastLine(buf.String()) != want {
+		t.Errorf("after Drop\n got %q\nwant %q", lastLine(buf.String()), want)
+	}
+	b.Drop(1000) // never below what is done
+	c.advance(time.Second)
+	b.Finish()
+	if !strings.HasPrefix(lastLine(buf.String()), "generate 100% 100/100 tok") {
+		t.Errorf("final line %q", lastLine(buf.String()))
+	}
+	var nilBar *Bar
+	nilBar.Drop(1)
+}
+
 // A nil Bar and a Bar without a writer do nothing and report no rate.
 func TestNoWriter(t *testing.T) {
 	var nilBar *Bar
