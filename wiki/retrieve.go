@@ -16,6 +16,7 @@ import (
 
 	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/progress"
+	"github.com/wcos-dev/wcos/internal/pystr"
 	"github.com/wcos-dev/wcos/internal/runinfo"
 )
 
@@ -134,7 +135,7 @@ func Run(cfg Config) (*Result, error) {
 		for _, id := range queries[i] {
 			sub.Query = append(sub.Query, names[id])
 		}
-		capital := pyCapitalize(s)
+		capital := pystr.Capitalize(s)
 		var b strings.Builder
 		for _, h := range hits[i] {
 			p := wanted[h.Doc]
@@ -284,7 +285,7 @@ func eachLine(path string, fn func(line string) error) (int, error) {
 	n, lineNo := 0, 0
 	for sc.Scan() {
 		lineNo++
-		line := strings.TrimRightFunc(sc.Text(), isPySpace)
+		line := pystr.RStrip(sc.Text())
 		if line == "" {
 			continue
 		}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -34,8 +33,6 @@ type golden struct {
 		Text  string   `json:"text"`
 		Words []string `json:"words"`
 	} `json:"words"`
-	Capitalize []struct{ Text, Capitalized string } `json:"capitalize"`
-	Rstrip     []struct{ Text, Rstripped string }   `json:"rstrip"`
 }
 
 func readGolden(t testing.TB) golden {
@@ -51,21 +48,11 @@ func readGolden(t testing.TB) golden {
 	return g
 }
 
-func TestPythonStrings(t *testing.T) {
+func TestPythonWords(t *testing.T) {
 	g := readGolden(t)
 	for _, c := range g.Words {
 		if got := Words(c.Text); !slices.Equal(got, c.Words) && !(len(got) == 0 && len(c.Words) == 0) {
 			t.Errorf("Words(%q) = %q, Python %q", c.Text, got, c.Words)
-		}
-	}
-	for _, c := range g.Capitalize {
-		if got := pyCapitalize(c.Text); got != c.Capitalized {
-			t.Errorf("pyCapitalize(%q) = %q, Python %q", c.Text, got, c.Capitalized)
-		}
-	}
-	for _, c := range g.Rstrip {
-		if got := strings.TrimRightFunc(c.Text, isPySpace); got != c.Rstripped {
-			t.Errorf("rstrip(%q) = %q, Python %q", c.Text, got, c.Rstripped)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wcos-dev/wcos/internal/pystr"
 	"github.com/wcos-dev/wcos/wiki"
 )
 
@@ -237,7 +238,7 @@ func addAttributeTokens(out map[string]bool, tok Tokenizer, ids []int32, stop ma
 	}
 	for _, id := range ids {
 		s := TokenString(tok, id)
-		st := strings.TrimSpace(s)
+		st := pystr.Strip(s)
 		if stop[st] || utf8.RuneCountInString(st) <= 2 {
 			continue
 		}
@@ -253,8 +254,8 @@ func CleanTokens(top []string, stop map[string]bool) []string {
 	}
 	out := []string{}
 	for _, s := range top {
-		st := strings.TrimSpace(s)
-		if stop[strings.ToLower(st)] || utf8.RuneCountInString(st) <= 2 {
+		st := pystr.Strip(s)
+		if stop[pystr.Lower(st)] || utf8.RuneCountInString(st) <= 2 {
 			continue
 		}
 		out = append(out, s)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wcos-dev/wcos/internal/pystr"
 )
 
 // Verdict is what generation said of a fact.
@@ -37,7 +39,7 @@ func newJudge(prompt, attr string) *judge {
 // Prompt builds a fact's generation prompt as the reference does: the template with the subject,
 // right-stripped, upper-cased first letter when it starts with the subject, after one space.
 func Prompt(template, subject string) string {
-	p := strings.TrimRightFunc(strings.ReplaceAll(template, "{}", subject), unicode.IsSpace)
+	p := pystr.RStrip(strings.ReplaceAll(template, "{}", subject))
 	if subject != "" && strings.HasPrefix(p, subject) {
 		r, n := utf8.DecodeRuneInString(p)
 		p = string(unicode.ToUpper(r)) + p[n:]
@@ -56,23 +58,23 @@ func (j *judge) begin() {
 func (j *judge) update(text string, eos bool) {
 	j.text = text
 	answer, fresh := tail(text, j.promptLen), tail(text, j.from)
-	attr := strings.ToLower(j.attr)
-	words := fields(fresh)
+	attr := pystr.Lower(j.attr)
+	words := pystr.Fields(fresh)
 	for i, w := range words {
-		if !isUpper(w) {
+		if !pystr.StartsUpper(w) {
 			continue
 		}
 		j.upper = true
 		before, _, _ := strings.Cut(answer, w)
 		switch {
-		case strings.Contains(strings.ToLower(before+w), attr):
+		case strings.Contains(pystr.Lower(before+w), attr):
 			j.verdict = Known
-		case strings.HasPrefix(attr, strings.ToLower(w)):
+		case strings.HasPrefix(attr, pystr.Lower(w)):
 			rest := strings.Join(words[i:], " ")
 			switch {
 			case utf8.RuneCountInString(rest) < utf8.RuneCountInString(j.attr) && !eos:
 				j.possible = true
-			case strings.HasPrefix(strings.ToLower(rest), attr):
+			case strings.HasPrefix(pystr.Lower(rest), attr):
 				j.verdict = Known
 			default:
 				j.verdict = Unknown
@@ -83,7 +85,7 @@ func (j *judge) update(text string, eos bool) {
 		break
 	}
 	if !j.upper && eos {
-		if strings.Contains(strings.ToLower(answer), attr) {
+		if strings.Contains(pystr.Lower(answer), attr) {
 			j.verdict = Known
 		} else {
 			j.verdict = Unknown
@@ -97,7 +99,7 @@ func (j *judge) update(text string, eos bool) {
 func (j *judge) split() (prompt, prediction string) {
 	answer := tail(j.text, j.promptLen)
 	at := -1
-	for _, d := range []string{j.attr, strings.ToLower(j.attr), capitalize(j.attr)} {
+	for _, d := range []string{j.attr, pystr.Lower(j.attr), pystr.Capitalize(j.attr)} {
 		if at = strings.Index(answer, d); at >= 0 {
 			break
 		}
@@ -111,32 +113,12 @@ func (j *judge) split() (prompt, prediction string) {
 	return j.text[:j.promptLen+at], answer[at:]
 }
 
-// isUpper is Python's word[0].isupper(): the first character is upper-case (Lu or Other_Uppercase).
-func isUpper(w string) bool {
-	r, _ := utf8.DecodeRuneInString(w)
-	return unicode.IsUpper(r) || unicode.Is(unicode.Other_Uppercase, r)
-}
-
 // tail is s[i:], or "" when i is past its end (a text that changed when tokenized again).
 func tail(s string, i int) string {
 	if i > len(s) {
 		return ""
 	}
 	return s[i:]
-}
-
-// fields is Python's str.split(): runs of Unicode whitespace, which also counts \x1c-\x1f.
-func fields(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) })
-}
-
-// capitalize is Python's str.capitalize: the first character title-cased, the rest lower-cased.
-func capitalize(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	if n == 0 {
-		return s
-	}
-	return string(unicode.ToTitle(r)) + strings.ToLower(s[n:])
 }
 
 // indexFold is the byte index of the first case-insensitive match of sub in s, or -1.

@@ -11,6 +11,7 @@ import (
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/data"
 	"github.com/wcos-dev/wcos/experiments/attributes"
+	"github.com/wcos-dev/wcos/internal/pystr"
 	"github.com/wcos-dev/wcos/internal/testmodels"
 )
 
@@ -58,8 +59,8 @@ func TestRun(t *testing.T) {
 	}
 	planted := attributes.Fact{ID: 9999, Subject: "Ruritania", Template: "The capital of {} is", Prompt: "The capital of Ruritania is"}
 	gen := strings.TrimPrefix(greedy(Prompt(planted.Template, planted.Subject), 10), Prompt(planted.Template, planted.Subject))
-	for _, w := range fields(gen) {
-		if isUpper(w) {
+	for _, w := range pystr.Fields(gen) {
+		if pystr.StartsUpper(w) {
 			planted.Attribute = strings.TrimRight(w, ".,;:")
 			break
 		}

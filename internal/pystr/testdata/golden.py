@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Writes golden.json for pystr's tests: CPython's own str.lower, str.capitalize, str.split,
+str.strip, str.rstrip and str.isupper (of the first character) on strings with Unicode edge cases.
+
+Run from the repository root:  python3 internal/pystr/testdata/golden.py
+"""
+import json
+import os
+import sys
+
+CASES = [
+    "", " ", "Hello, World!", "iPhone", "new york", "NEW YORK CITY", "İstanbul", "İSTANBUL", "ΟΔΟΣ",
+    "ΟΔΟΣ.", "Σ", "ΑΣ ΑΣΑ", "ΑΣ'Β", "ΑΣ' ", "ὈΔΥΣΣΕΎΣ", "ǅemal", "ǆemal", "ǈ", "ßeta", "ﬁne", "ẞtraße",
+    "élan vital", "mañana MAÑANA", "Ωmega-3", "日本語 テキスト", "a \x1c\x1d\x1e\x1f", "b\u00a0\u2003\u3000",
+    "c\u200b", "d\x85", "\tword\nword\rword\x0bword\x0cword ", "ǰet", "ŉ", "Ⅻ ⅻ", "ⓐⒶ", "\u2160x",
+]
+
+
+def main():
+    golden = []
+    for s in CASES:
+        golden.append({
+            "text": s, "lower": s.lower(), "capitalize": s.capitalize(), "split": s.split(),
+            "strip": s.strip(), "rstrip": s.rstrip(), "starts_upper": bool(s) and s[0].isupper(),
+        })
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
+    with open(path, "w", encoding="utf8") as f:
+        json.dump({"python": sys.version.split()[0], "cases": golden}, f, ensure_ascii=False, indent=0)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
