@@ -42,6 +42,7 @@ named set and its random baseline (paper-spec §3) are then drawn from the model
 run. The ablations are the entropy experiment's: zero or mean (--ablation mean --means),
 at every token or only where the gate (--gate) and/or the refactored activation s_n·post (--post) has
 the given sign. A fact whose subject is not in its prompt is skipped and counted in summary.json.
+Facts are decoded --batch at a time, each its own sequence (the reference ran one at a time).
 
 Writes DIR/records.parquet and DIR/records.csv (one row per fact, layer and set: subject tokens,
 position, top-k tokens, cleaned tokens, rate), DIR/rates_by_layer.csv (mean, std and 95 % bootstrap
@@ -66,6 +67,7 @@ Examples:
 			&cli.IntFlag{Name: "topk", Value: attributes.DefaultTopK, Usage: "tokens read from the logit lens per layer"},
 			&cli.StringFlag{Name: "stopwords", Value: attributes.DefaultStopwords, Usage: "stopword list: nltk (NLTK's English list since 2025-02-20, 198 words), nltk-179 (before), or a FILE with one word per line"},
 			&cli.IntFlag{Name: "max-facts", Usage: "use only the first N facts (0: all)"},
+			&cli.IntFlag{Name: "batch", Value: attributes.DefaultBatch, Usage: "facts decoded together, each its own sequence (on the CPU the records do not depend on it)"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/attributes-TIME)"},
 		}, engineFlags("CPU threads (default: all)")),
 		Action: func(c *cli.Context) error {
@@ -75,10 +77,11 @@ Examples:
 			cfg := attributes.Config{
 				Ablation: c.String("ablation"), Refactor: c.Bool("refactor"), TopK: c.Int("topk"), MaxFacts: c.Int("max-facts"),
 				Exact: c.Bool("exact"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), Progress: os.Stderr,
-				ParagraphTokens: c.Int("paragraph-tokens"),
+				ParagraphTokens: c.Int("paragraph-tokens"), Batch: c.Int("batch"),
 			}
-			if cfg.TopK < 1 || cfg.MaxFacts < 0 || cfg.ParagraphTokens < 0 {
-				return fmt.Errorf("--topk %d, --max-facts %d, --paragraph-tokens %d: want --topk ≥ 1 and the others ≥ 0", cfg.TopK, cfg.MaxFacts, cfg.ParagraphTokens)
+			if cfg.TopK < 1 || cfg.Batch < 1 || cfg.MaxFacts < 0 || cfg.ParagraphTokens < 0 {
+				return fmt.Errorf("--topk %d, --batch %d, --max-facts %d, --paragraph-tokens %d: want --topk and --batch ≥ 1, the others ≥ 0",
+					cfg.TopK, cfg.Batch, cfg.MaxFacts, cfg.ParagraphTokens)
 			}
 			sets, av, err := parseSetAblation(c)
 			if err != nil {
@@ -117,7 +120,7 @@ Examples:
 				return err
 			}
 			opts := map[string]any{
-				"model": cfg.Model, "facts": cfg.Facts, "attributes": cfg.Attributes, "paragraph_tokens": cfg.ParagraphTokens, "topk": cfg.TopK, "max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads,
+				"model": cfg.Model, "facts": cfg.Facts, "attributes": cfg.Attributes, "paragraph_tokens": cfg.ParagraphTokens, "batch": cfg.Batch, "topk": cfg.TopK, "max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads,
 				"gpu_layers": cfg.GPULayers, "out": cfg.Out, "stopwords": cfg.StopwordsName, "stopwords_words": len(cfg.Stopwords),
 			}
 			recordSetOptions(opts, c, av, named)

@@ -58,6 +58,7 @@ func TestCLIAttributesBadInput(t *testing.T) {
 		{"bad --ablation", []string{"--facts", good, "--neurons", "5.1", "--ablation", "half"}, []string{"--ablation", `"half"`}},
 		{"mean without --means", []string{"--facts", good, "--neurons", "5.1", "--ablation", "mean"}, []string{"--ablation mean", "--means"}},
 		{"bad --topk", []string{"--facts", good, "--topk", "0"}, []string{"--topk 0"}},
+		{"bad --batch", []string{"--facts", good, "--batch", "0"}, []string{"--batch 0"}},
 		{"set named clean", []string{"--facts", good, "--neurons", "5.1", "--set-name", "clean"}, []string{`"clean"`, "reserved"}},
 		{"stray argument", []string{"--facts", good, "extra"}, []string{`"extra"`}},
 		{"missing stopwords file", []string{"--facts", good, "--stopwords", missing}, []string{"--stopwords", missing, "no such file", "nltk-179"}},

@@ -23,6 +23,10 @@ import (
 // DefaultTopK is the reference's --topk.
 const DefaultTopK = 50
 
+// DefaultBatch is the number of facts decoded together, each its own sequence (the reference ran one
+// at a time): on 2 CPU cores 2.6× the facts per second of one at a time, no faster beyond (BenchmarkRun).
+const DefaultBatch = 16
+
 // Set is a named neuron set to ablate. An empty set ablates nothing (its records equal the clean ones).
 type Set = hooks.NamedSet
 
@@ -49,6 +53,7 @@ type Config struct {
 	Stopwords     map[string]bool
 	StopwordsName string
 	MaxFacts      int // use the first MaxFacts facts (0: all)
+	Batch         int // facts decoded together (0: DefaultBatch)
 	Exact         bool
 	Threads       int
 	GPULayers     int
@@ -138,6 +143,7 @@ func Run(cfg Config) (*Result, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.NumCPU()
 	}
+	cfg.Batch = cmp.Or(max(cfg.Batch, 0), DefaultBatch)
 	if cfg.Stopwords == nil {
 		cfg.Stopwords, cfg.StopwordsName = NLTKEnglish, DefaultStopwords
 	}
@@ -226,7 +232,8 @@ func Run(cfg Config) (*Result, error) {
 	for _, p := range preps {
 		maxTok = max(maxTok, len(p.tokens))
 	}
-	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: maxTok, MaxRows: 1, Threads: cfg.Threads, Exact: cfg.Exact})
+	batch := min(cfg.Batch, len(preps))
+	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: batch * maxTok, MaxRows: batch, Threads: cfg.Threads, Exact: cfg.Exact})
 	if err != nil {
 		return nil, err
 	}
@@ -240,40 +247,28 @@ func Run(cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("set %s: %w", r.name, err)
 		}
 		sum.Sets = append(sum.Sets, SetInfo{Name: r.name, Neurons: r.n, Intervention: r.intervention, List: r.list})
-		for _, p := range preps {
-			if err := ctx.Decode([][]int32{p.tokens}); err != nil {
-				return nil, fmt.Errorf("fact %d (%s): %w", p.fact.ID, r.name, err)
-			}
-			pos := len(p.tokens) - 1
-			rowsIn := make([]float32, 0, (nl+1)*d)
-			for l := 0; l < nl; l++ {
-				res := ctx.Residual(l)
-				if res == nil {
-					return nil, fmt.Errorf("fact %d: no residual stream captured after layer %d", p.fact.ID, l)
-				}
-				rowsIn = append(rowsIn, res[pos*d:(pos+1)*d]...)
-			}
-			layers := make([]string, nl)
-			for l := range layers {
-				layers[l] = strconv.Itoa(l)
-			}
-			if r.name == "clean" { // the subject's mean embedding: independent of any ablation
-				rowsIn = append(rowsIn, meanRows(emb, p.subj, d)...)
-				layers = append(layers, "emb")
-			}
-			tops, err := lens.top(rowsIn, len(layers))
+		for lo := 0; lo < len(preps); lo += batch {
+			group := preps[lo:min(lo+batch, len(preps))]
+			recs, err := readFacts(ctx, lens, emb, group, r.name == "clean", nl, d)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", r.name, err)
 			}
-			for i, layer := range layers {
-				clean := CleanTokens(tops[i], cfg.Stopwords)
-				records = append(records, Record{
-					FactID: int32(p.fact.ID), Subject: p.fact.Subject, Relation: p.fact.Relation, Prompt: p.fact.Prompt,
-					SubjectTokens: p.subjStr, Position: int32(pos), Layer: layer, Set: r.name, Intervention: r.intervention,
-					TopK: tops[i], TopKClean: clean, NumClean: int32(len(clean)), Rate: Rate(clean, p.attrTokens, cfg.TopK),
-				})
+			for i, p := range group {
+				pos := int32(len(p.tokens) - 1)
+				for l, top := range recs[i] {
+					layer := "emb"
+					if l < nl {
+						layer = strconv.Itoa(l)
+					}
+					clean := CleanTokens(top, cfg.Stopwords)
+					records = append(records, Record{
+						FactID: int32(p.fact.ID), Subject: p.fact.Subject, Relation: p.fact.Relation, Prompt: p.fact.Prompt,
+						SubjectTokens: p.subjStr, Position: pos, Layer: layer, Set: r.name, Intervention: r.intervention,
+						TopK: top, TopKClean: clean, NumClean: int32(len(clean)), Rate: Rate(clean, p.attrTokens, cfg.TopK),
+					})
+				}
 			}
-			bar.Add(1)
+			bar.Add(int64(len(group)))
 		}
 	}
 	bar.Finish()
@@ -320,6 +315,50 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// readFacts decodes a group of facts together, one sequence each, and reads the residual stream at each
+// one's last token after every layer through the lens: the top-k strings per fact and layer, then (with
+// emb) of the subject's mean embedding.
+func readFacts(ctx *bindings.Context, lens *lens, emb []float32, group []prepared, withEmb bool, nl, d int) ([][][]string, error) {
+	rows := make([][]int32, len(group))
+	for i, p := range group {
+		rows[i] = p.tokens
+	}
+	if err := ctx.Decode(rows); err != nil {
+		return nil, fmt.Errorf("facts %d–%d: %w", group[0].fact.ID, group[len(group)-1].fact.ID, err)
+	}
+	per := nl
+	if withEmb {
+		per++
+	}
+	// rowsIn holds per fact its nl (+1) lens inputs, fact after fact.
+	rowsIn := make([]float32, len(group)*per*d)
+	for l := 0; l < nl; l++ {
+		res := ctx.Residual(l)
+		if res == nil {
+			return nil, fmt.Errorf("no residual stream captured after layer %d", l)
+		}
+		last := -1 // the last token of row i, in decode order
+		for i, p := range group {
+			last += len(p.tokens)
+			copy(rowsIn[(i*per+l)*d:], res[last*d:(last+1)*d])
+		}
+	}
+	if withEmb { // the subject's mean embedding: independent of any ablation
+		for i, p := range group {
+			copy(rowsIn[(i*per+nl)*d:], meanRows(emb, p.subj, d))
+		}
+	}
+	tops, err := lens.top(rowsIn, len(group)*per)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][][]string, len(group))
+	for i := range group {
+		out[i] = tops[i*per : (i+1)*per]
+	}
+	return out, nil
 }
 
 // buildSpec is the entropy experiment's hook spec for neurons (zero/mean, conditions, refactor signs),

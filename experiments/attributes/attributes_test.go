@@ -529,3 +529,75 @@ func TestReadFactsLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchIndependent: facts decoded together (each its own sequence) give the records of facts
+// decoded one at a time, top-k lists included, in exact and in the default mode.
+func TestBatchIndependent(t *testing.T) {
+	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	dir := t.TempDir()
+	attrs, err := data.Extract(dir, "facts/subject_attributes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts, err := data.Extract(dir, "facts/facts.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set []hooks.Neuron
+	for n := 0; n < 688; n += 7 {
+		set = append(set, hooks.Neuron{Layer: 3, Index: n})
+	}
+	for _, exact := range []bool{true, false} {
+		var want []Record
+		for _, batch := range []int{1, 7, 32} {
+			res, err := Run(Config{Model: model, Facts: facts, Attributes: attrs, MaxFacts: 40, Threads: 1, Batch: batch, Exact: exact,
+				Set: &Set{Name: "l3", Neurons: set}, Gate: -1, Out: filepath.Join(dir, fmt.Sprint(exact, batch))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if batch == 1 {
+				want = res.Records
+				continue
+			}
+			if len(res.Records) != len(want) {
+				t.Fatalf("exact %v batch %d: %d records, batch 1: %d", exact, batch, len(res.Records), len(want))
+			}
+			diff := 0
+			for i, r := range res.Records {
+				if !reflect.DeepEqual(r, want[i]) {
+					if diff++; diff <= 3 {
+						t.Errorf("exact %v batch %d: fact %d layer %s set %s: top %q…, batch 1 %q…", exact, batch, r.FactID, r.Layer, r.Set, r.TopK[:3], want[i].TopK[:3])
+					}
+				}
+			}
+			if diff > 0 {
+				t.Errorf("exact %v batch %d: %d of %d records differ from batch 1", exact, batch, diff, len(want))
+			}
+		}
+	}
+}
+
+// BenchmarkRun runs the clean pass over 200 embedded facts, the facts decoded one at a time (as the
+// reference) and together.
+func BenchmarkRun(b *testing.B) {
+	model := testmodels.GGUF(b, testmodels.TinyDir(), "f32")
+	dir := b.TempDir()
+	attrs, err := data.Extract(dir, "facts/subject_attributes.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	facts, err := data.Extract(dir, "facts/facts.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, batch := range []int{1, 4, 8, 16, 32} {
+		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(Config{Model: model, Facts: facts, Attributes: attrs, MaxFacts: 200, Threads: 2, Batch: batch, Out: filepath.Join(dir, "out")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(200*float64(b.N)/b.Elapsed().Seconds(), "facts/s")
+		})
+	}
+}
