@@ -1,6 +1,13 @@
 package knowns
 
-import "testing"
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
 
 // round is one generation round of a judge test: the text appended and whether it ended with EOS.
 type round struct {
@@ -90,5 +97,61 @@ func TestPrompt(t *testing.T) {
 		if got := Prompt(c.template, c.subject); got != c.want {
 			t.Errorf("Prompt(%q, %q) = %q, want %q", c.template, c.subject, got, c.want)
 		}
+	}
+}
+
+// TestJudgePython replays 1,500 random facts and texts, split into rounds at random characters, and
+// compares the verdict and the cut with a Python restatement of the reference's decision with its two
+// slips undone (testdata/judge_golden.py); the file also holds the reference's own verdicts, and the
+// cases where the slips matter are counted.
+func TestJudgePython(t *testing.T) {
+	b, err := os.ReadFile("testdata/judge_golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		Verdict    string
+		Prompt     *string
+		Prediction *string
+	}
+	var g struct {
+		EOS   string
+		Cases []struct {
+			Prompt, Attribute string
+			Rounds            []string
+			Reference, Fixed  outcome
+		}
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	slips := 0
+	for i, c := range g.Cases {
+		j := newJudge(c.Prompt, c.Attribute)
+		for _, add := range c.Rounds {
+			if j.verdict != Undecided {
+				break
+			}
+			j.begin()
+			j.update(j.text+add, strings.Contains(j.text+add, g.EOS))
+		}
+		desc := fmt.Sprintf("case %d (prompt %q, attribute %q, rounds %q)", i, c.Prompt, c.Attribute, c.Rounds)
+		if j.verdict.String() != c.Fixed.Verdict {
+			t.Errorf("%s: verdict %v, Python %s", desc, j.verdict, c.Fixed.Verdict)
+			continue
+		}
+		if j.verdict == Known {
+			p, pred := j.split()
+			if c.Fixed.Prompt == nil || p != *c.Fixed.Prompt || pred != *c.Fixed.Prediction {
+				t.Errorf("%s: cut %q | %q, Python %v | %v", desc, p, pred, c.Fixed.Prompt, c.Fixed.Prediction)
+			}
+		}
+		if !reflect.DeepEqual(c.Reference, c.Fixed) {
+			slips++
+		}
+	}
+	t.Logf("%d cases; in %d the reference's own verdict or cut differs (its two slips, or no cut where it stops on an assertion)", len(g.Cases), slips)
+	if slips == 0 {
+		t.Error("no case exercises the slips")
 	}
 }
