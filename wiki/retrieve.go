@@ -323,11 +323,6 @@ func splitUniversal(data []byte, atEOF bool) (int, []byte, error) {
 }
 
 func write(cfg Config, res *Result) error {
-	tmp, err := atomicfile.TempDir(cfg.Out)
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	w.Write([]string{"", "subject", "paragraphs"})
@@ -338,19 +333,16 @@ func write(cfg Config, res *Result) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(tmp, "wiki.csv"), b.Bytes()); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteJSONL(filepath.Join(tmp, "retrieval.jsonl"), res.Subjects); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), res.Summary); err != nil {
-		return err
-	}
-	if cfg.RunInfo != nil {
-		if err := cfg.RunInfo.Write(tmp); err != nil {
+	return atomicfile.BuildDir(cfg.Out, func(tmp string) error {
+		if err := atomicfile.WriteFile(filepath.Join(tmp, "wiki.csv"), b.Bytes()); err != nil {
 			return err
 		}
-	}
-	return atomicfile.ReplaceDir(tmp, cfg.Out)
+		if err := atomicfile.WriteJSONL(filepath.Join(tmp, "retrieval.jsonl"), res.Subjects); err != nil {
+			return err
+		}
+		if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), res.Summary); err != nil {
+			return err
+		}
+		return cfg.RunInfo.Write(tmp)
+	})
 }

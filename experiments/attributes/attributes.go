@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -294,24 +293,16 @@ func Run(cfg Config) (*Result, error) {
 		}
 	}
 
-	tmp, err := atomicfile.TempDir(cfg.Out)
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
 	intervention := "clean"
 	if len(runs) > 1 {
 		intervention = runs[1].intervention
 	}
-	if err := writeOutputs(tmp, res, setNames, intervention, nl); err != nil {
-		return nil, err
-	}
-	if cfg.RunInfo != nil {
-		if err := cfg.RunInfo.Write(tmp); err != nil {
-			return nil, err
+	if err := atomicfile.BuildDir(cfg.Out, func(tmp string) error {
+		if err := writeOutputs(tmp, res, setNames, intervention, nl); err != nil {
+			return err
 		}
-	}
-	if err := atomicfile.ReplaceDir(tmp, cfg.Out); err != nil {
+		return cfg.RunInfo.Write(tmp)
+	}); err != nil {
 		return nil, err
 	}
 	return res, nil

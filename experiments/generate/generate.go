@@ -185,11 +185,6 @@ func folder(set string) string {
 }
 
 func write(cfg Config, desc string, gens []Generation) error {
-	tmp, err := atomicfile.TempDir(cfg.Out)
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
 	texts := map[string]*bytes.Buffer{}
 	var sets []string
 	for _, g := range gens {
@@ -204,26 +199,23 @@ func write(cfg Config, desc string, gens []Generation) error {
 		}
 		b.WriteString(g.Text)
 	}
-	if err := atomicfile.WriteJSONL(filepath.Join(tmp, "generations.jsonl"), gens); err != nil {
-		return err
-	}
-	for _, s := range sets {
-		dir := filepath.Join(tmp, folder(s))
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, TextName(cfg.Sampling)), texts[s].Bytes(), 0o644); err != nil {
-			return err
-		}
-	}
 	sum := map[string]any{"model": cfg.Model, "model_desc": desc, "prompts": len(cfg.Prompts), "max_new_tokens": cfg.MaxNew, "sets": sets, "sampling": cfg.Sampling}
-	if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), sum); err != nil {
-		return err
-	}
-	if cfg.RunInfo != nil {
-		if err := cfg.RunInfo.Write(tmp); err != nil {
+	return atomicfile.BuildDir(cfg.Out, func(tmp string) error {
+		if err := atomicfile.WriteJSONL(filepath.Join(tmp, "generations.jsonl"), gens); err != nil {
 			return err
 		}
-	}
-	return atomicfile.ReplaceDir(tmp, cfg.Out)
+		for _, s := range sets {
+			dir := filepath.Join(tmp, folder(s))
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, TextName(cfg.Sampling)), texts[s].Bytes(), 0o644); err != nil {
+				return err
+			}
+		}
+		if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), sum); err != nil {
+			return err
+		}
+		return cfg.RunInfo.Write(tmp)
+	})
 }

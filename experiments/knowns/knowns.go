@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -220,24 +219,16 @@ func ReadFacts(path string) ([]attributes.Fact, error) {
 }
 
 func write(cfg Config, res *Result) error {
-	tmp, err := atomicfile.TempDir(cfg.Out)
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := atomicfile.WriteJSONL(filepath.Join(tmp, "knowns.jsonl"), res.Known); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteJSONL(filepath.Join(tmp, "rejected.jsonl"), res.Rejected); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), res.Summary); err != nil {
-		return err
-	}
-	if cfg.RunInfo != nil {
-		if err := cfg.RunInfo.Write(tmp); err != nil {
+	return atomicfile.BuildDir(cfg.Out, func(tmp string) error {
+		if err := atomicfile.WriteJSONL(filepath.Join(tmp, "knowns.jsonl"), res.Known); err != nil {
 			return err
 		}
-	}
-	return atomicfile.ReplaceDir(tmp, cfg.Out)
+		if err := atomicfile.WriteJSONL(filepath.Join(tmp, "rejected.jsonl"), res.Rejected); err != nil {
+			return err
+		}
+		if err := atomicfile.WriteJSON(filepath.Join(tmp, "summary.json"), res.Summary); err != nil {
+			return err
+		}
+		return cfg.RunInfo.Write(tmp)
+	})
 }

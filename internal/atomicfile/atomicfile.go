@@ -117,3 +117,17 @@ func TempDir(dir string) (string, error) {
 	}
 	return os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
 }
+
+// BuildDir makes dir's contents with fill in a temporary folder beside it (TempDir) and then moves
+// that into place (ReplaceDir); if fill fails, dir is left as it was and the temporary folder removed.
+func BuildDir(dir string, fill func(tmp string) error) error {
+	tmp, err := TempDir(dir)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	return ReplaceDir(tmp, dir)
+}

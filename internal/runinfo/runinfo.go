@@ -102,8 +102,11 @@ func Hash(path string) (FileInfo, error) {
 	return FileInfo{Path: abs, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// Write finishes the Info and writes dir/run.json atomically.
+// Write finishes the Info and writes dir/run.json atomically; a nil Info writes nothing.
 func (i *Info) Write(dir string) error {
+	if i == nil {
+		return nil
+	}
 	i.Finished = time.Now().UTC()
 	i.Seconds = i.Finished.Sub(i.Started).Seconds()
 	b, err := json.MarshalIndent(i, "", "  ")
