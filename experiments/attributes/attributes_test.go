@@ -21,6 +21,19 @@ import (
 
 func TestMain(m *testing.M) { testmodels.Main(m) }
 
+// embedded extracts the embedded facts and their attribute names into dir.
+func embedded(tb testing.TB, dir string) (facts, attrs string) {
+	tb.Helper()
+	var err error
+	if facts, err = data.Extract(dir, "facts/facts.jsonl"); err != nil {
+		tb.Fatal(err)
+	}
+	if attrs, err = data.Extract(dir, "facts/subject_attributes.json"); err != nil {
+		tb.Fatal(err)
+	}
+	return facts, attrs
+}
+
 func TestFindSubject(t *testing.T) {
 	cases := []struct {
 		name       string
@@ -307,15 +320,8 @@ func TestAttributeTokens(t *testing.T) {
 func TestRunEndToEnd(t *testing.T) {
 	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	dir := t.TempDir()
-	attrPath, err := data.Extract(dir, "facts/subject_attributes.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	embedded, err := data.Extract(dir, "facts/facts.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := ReadFacts(embedded)
+	factsPath, attrPath := embedded(t, dir)
+	all, err := ReadFacts(factsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,14 +541,7 @@ func TestReadFactsLayouts(t *testing.T) {
 func TestBatchIndependent(t *testing.T) {
 	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	dir := t.TempDir()
-	attrs, err := data.Extract(dir, "facts/subject_attributes.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	facts, err := data.Extract(dir, "facts/facts.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
+	facts, attrs := embedded(t, dir)
 	var set []hooks.Neuron
 	for n := 0; n < 688; n += 7 {
 		set = append(set, hooks.Neuron{Layer: 3, Index: n})
@@ -582,14 +581,7 @@ func TestBatchIndependent(t *testing.T) {
 func BenchmarkRun(b *testing.B) {
 	model := testmodels.GGUF(b, testmodels.TinyDir(), "f32")
 	dir := b.TempDir()
-	attrs, err := data.Extract(dir, "facts/subject_attributes.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	facts, err := data.Extract(dir, "facts/facts.jsonl")
-	if err != nil {
-		b.Fatal(err)
-	}
+	facts, attrs := embedded(b, dir)
 	for _, batch := range []int{1, 4, 8, 16, 32} {
 		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
 			for b.Loop() {

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/wcos-dev/wcos/bindings"
-	"github.com/wcos-dev/wcos/data"
 	"github.com/wcos-dev/wcos/internal/testmodels"
 )
 
@@ -86,11 +85,8 @@ func keys(m map[string]bool) []string {
 func TestRunWithParagraphs(t *testing.T) {
 	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	dir := t.TempDir()
-	embedded, err := data.Extract(dir, "facts/facts.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := ReadFacts(embedded)
+	factsPath, _ := embedded(t, dir)
+	all, err := ReadFacts(factsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
