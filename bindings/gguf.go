@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -340,6 +341,24 @@ func MatMulNT(a []float32, m int, b []float32, n, k int, c []float32, nThreads i
 		return nil, fmt.Errorf("MatMulNT: ggml failed (%d)", int(rc))
 	}
 	return c[:m*n], nil
+}
+
+// TopKRows returns, for each of the rows of x [rows, n], the indices of its k largest values, largest
+// first, ties to the lower index (NaN below every number); in C (wcos_topk_rows).
+func TopKRows(x []float32, rows, n, k int) ([][]int32, error) {
+	if rows < 0 || n <= 0 || k <= 0 || len(x) < rows*n || n > math.MaxInt32 {
+		return nil, fmt.Errorf("TopKRows: bad sizes rows=%d n=%d k=%d (len x %d)", rows, n, k, len(x))
+	}
+	k = min(k, n)
+	out := make([]int32, rows*k)
+	if rows > 0 {
+		C.wcos_topk_rows((*C.float)(unsafe.Pointer(&x[0])), C.int64_t(rows), C.int64_t(n), C.int32_t(k), (*C.int32_t)(unsafe.Pointer(&out[0])))
+	}
+	tops := make([][]int32, rows)
+	for r := range tops {
+		tops[r] = out[r*k : (r+1)*k : (r+1)*k]
+	}
+	return tops, nil
 }
 
 // ggufScalarSize is the byte size of each fixed-size GGUF value type (gguf.h enum gguf_type).

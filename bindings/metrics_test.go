@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
+	"sort"
 	"testing"
 
 	"github.com/wcos-dev/wcos/bindings"
@@ -81,3 +83,49 @@ func BenchmarkTokenMetrics(b *testing.B) {
 }
 
 func fmtInt(n int) string { return fmt.Sprintf("rows=%d", n) }
+
+// TestTopKRows compares the C top-k with sorting, on random rows with many ties and some NaNs, for k
+// below, at and above the row length.
+func TestTopKRows(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	for trial := range 200 {
+		rows, n := 1+r.Intn(4), 1+r.Intn(60)
+		x := make([]float32, rows*n)
+		for i := range x {
+			switch v := r.Intn(12); {
+			case v == 0:
+				x[i] = float32(math.NaN())
+			case v == 1:
+				x[i] = float32(math.Inf(1 - 2*r.Intn(2)))
+			default:
+				x[i] = float32(v - 6) // few distinct values: ties
+			}
+		}
+		k := 1 + r.Intn(n+5)
+		got, err := bindings.TopKRows(x, rows, n, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for row := range rows {
+			xr := x[row*n : (row+1)*n]
+			want := make([]int32, n)
+			for i := range want {
+				want[i] = int32(i)
+			}
+			sort.SliceStable(want, func(a, b int) bool {
+				va, vb := xr[want[a]], xr[want[b]]
+				if math.IsNaN(float64(va)) || math.IsNaN(float64(vb)) {
+					return !math.IsNaN(float64(va)) && math.IsNaN(float64(vb))
+				}
+				return va > vb
+			})
+			want = want[:min(k, n)]
+			if !slices.Equal(got[row], want) {
+				t.Fatalf("trial %d row %d (k %d): %v, want %v (values %v)", trial, row, k, got[row], want, xr)
+			}
+		}
+	}
+	if _, err := bindings.TopKRows(make([]float32, 3), 2, 2, 1); err == nil {
+		t.Error("a short x was accepted")
+	}
+}

@@ -91,6 +91,36 @@ int32_t wcos_argmax(const float *x, int64_t n) {
     return best;
 }
 
+// better: x[a] ranks above x[b]: larger, or equal and earlier; a NaN ranks below every number.
+static inline int topk_better(const float *x, int32_t a, int32_t b) {
+    const int na = x[a] != x[a], nb = x[b] != x[b];
+    if (na != nb) return nb; // one NaN: the number ranks above it
+    if (na) return a < b;    // two: the earlier first
+    return x[a] > x[b] || (x[a] == x[b] && a < b);
+}
+
+void wcos_topk_rows(const float *x, int64_t rows, int64_t n, int32_t k, int32_t *out) {
+    if (k > n) k = (int32_t)n;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        int32_t *top = out + r * k;
+        int32_t have = 0;
+        for (int32_t i = 0; i < (int32_t)n; i++) {
+            if (have == k && !topk_better(xr, i, top[k - 1])) continue;
+            // The first place whose entry i ranks above; entries from there move down one.
+            int32_t lo = 0, hi = have;
+            while (lo < hi) {
+                const int32_t mid = (lo + hi) / 2;
+                if (topk_better(xr, top[mid], i)) lo = mid + 1; else hi = mid;
+            }
+            const int32_t last = have < k ? have : k - 1;
+            for (int32_t j = last; j > lo; j--) top[j] = top[j - 1];
+            top[lo] = i;
+            if (have < k) have++;
+        }
+    }
+}
+
 int32_t wcos_sample(const float *x, int64_t n, double temperature, double u) {
     const int32_t best = wcos_argmax(x, n);
     if (best < 0 || !(temperature > 0)) return best;

@@ -75,6 +75,10 @@ void wcos_token_metrics(const float *logits, int64_t n_vocab, int64_t n_rows, co
 // greedy decoding's next token.
 int32_t wcos_argmax(const float *x, int64_t n);
 
+// The indices of the k largest values of each row of x [rows, n], largest first, ties to the lower
+// index (a NaN ranks below every number), into out [rows, min(k, n)]: the logit lens's top-k.
+void wcos_topk_rows(const float *x, int64_t rows, int64_t n, int32_t k, int32_t *out);
+
 // Index drawn from softmax(x / temperature) by the uniform u in [0, 1): the first i whose cumulative
 // probability exceeds u (in float64, NaN logits never drawn; -1 when none is finite). Sampling's next
 // token, the draw supplied by the caller so that seeds live in one place.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"slices"
 	"strconv"
 
 	"github.com/wcos-dev/wcos/bindings"
@@ -500,11 +499,14 @@ func (l *lens) top(x []float32, n int) ([][]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids, err := bindings.TopKRows(scores, n, l.vocab, l.k)
+	if err != nil {
+		return nil, err
+	}
 	out := make([][]string, n)
-	for r := 0; r < n; r++ {
-		ids := TopK(scores[r*l.vocab:(r+1)*l.vocab], l.k)
-		out[r] = make([]string, len(ids))
-		for i, id := range ids {
+	for r, row := range ids {
+		out[r] = make([]string, len(row))
+		for i, id := range row {
 			out[r][i] = TokenString(l.tok, id)
 		}
 	}
@@ -513,26 +515,12 @@ func (l *lens) top(x []float32, n int) ([][]string, error) {
 
 // TopK returns the indices of the k largest scores, largest first (ties: lower index first).
 func TopK(scores []float32, k int) []int32 {
-	k = min(k, len(scores))
-	better := func(a, b int32) bool {
-		return scores[a] > scores[b] || (scores[a] == scores[b] && a < b)
+	if len(scores) == 0 || k <= 0 {
+		return []int32{}
 	}
-	top := make([]int32, 0, k+1)
-	for i := range scores {
-		id := int32(i)
-		if len(top) == k && !better(id, top[k-1]) {
-			continue
-		}
-		at, _ := slices.BinarySearchFunc(top, id, func(e, t int32) int {
-			if better(e, t) {
-				return -1
-			}
-			return 1
-		})
-		top = slices.Insert(top, at, id)
-		if len(top) > k {
-			top = top[:k]
-		}
+	ids, err := bindings.TopKRows(scores, 1, len(scores), k)
+	if err != nil {
+		panic(err) // not reached: the sizes are those of scores
 	}
-	return top
+	return ids[0]
 }
