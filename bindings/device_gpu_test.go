@@ -3,6 +3,8 @@
 package bindings_test
 
 import (
+	"math"
+	"math/rand"
 	"os"
 	"testing"
 
@@ -27,10 +29,8 @@ func TestGPUDeviceHooks(t *testing.T) {
 // needGPU skips the test without a GPU device, unless WCOS_TEST_GPU=1 demands one.
 func needGPU(t *testing.T) {
 	t.Helper()
-	for _, d := range bindings.Devices() {
-		if d.GPU {
-			return
-		}
+	if bindings.HasGPU() {
+		return
 	}
 	if os.Getenv("WCOS_TEST_GPU") == "1" {
 		t.Fatal("WCOS_TEST_GPU=1 but no GPU device is loaded")
@@ -60,5 +60,49 @@ func TestGPUGenerate(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkGreedy(t, r.ctx, rows, gen, 24, eos, 1e-3)
+	}
+}
+
+// TestGPUMatMul: the product with W_U kept on the GPU (the attributes lens) agrees with the CPU's
+// within 1e-4 relative to the largest entry (F32 on both; cuBLAS may sum in another order or in TF32
+// unless NVIDIA_TF32_OVERRIDE=0), and its top-50 per row with the CPU's but for near-ties.
+func TestGPUMatMul(t *testing.T) {
+	needGPU(t)
+	const n, k, rows = 50304, 256, 36
+	r := rand.New(rand.NewSource(5))
+	b := make([]float32, n*k)
+	for i := range b {
+		b[i] = float32(r.NormFloat64())
+	}
+	a := make([]float32, rows*k)
+	for i := range a {
+		a[i] = float32(r.NormFloat64())
+	}
+	mm, err := bindings.NewMatMul(b, n, k, rows, true, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mm.Close()
+	if d := mm.Device(); d == "CPU" {
+		t.Fatalf("device %q, want a GPU", d)
+	}
+	for _, m := range []int{rows, 9} {
+		got, err := mm.Apply(a, m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := bindings.MatMulNT(a, m, b, n, k, nil, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst, top := 0.0, 0.0
+		for i := range want {
+			worst = max(worst, math.Abs(float64(got[i]-want[i])))
+			top = max(top, math.Abs(float64(want[i])))
+		}
+		t.Logf("%s, %d rows: largest difference %.3g of %.3g", mm.Device(), m, worst, top)
+		if worst > 1e-4*top {
+			t.Errorf("%d rows: GPU and CPU products differ by %.3g (largest entry %.3g)", m, worst, top)
+		}
 	}
 }

@@ -36,6 +36,12 @@ func Devices() []Device {
 	return out
 }
 
+// HasGPU reports whether a GPU backend device is loaded.
+func HasGPU() bool {
+	initBackend()
+	return len(gpuDevices()) > 0
+}
+
 func gpuDevices() []C.ggml_backend_dev_t {
 	var gpus []C.ggml_backend_dev_t
 	for i := C.size_t(0); i < C.ggml_backend_dev_count(); i++ {

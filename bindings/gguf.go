@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -320,45 +319,6 @@ func ReadGGUFTensors(path string, names []string) (map[string][]float32, map[str
 		data[n], shapes[n] = v, s
 	}
 	return data, shapes, nil
-}
-
-// MatMulNT computes c[i*n+j] = dot(a[i*k:(i+1)*k], b[j*k:(j+1)*k]) in float32 with ggml's CPU backend
-// (SIMD, llamafile sgemm) on nThreads threads (≤ 0: GOMAXPROCS). c is allocated when nil or too short.
-func MatMulNT(a []float32, m int, b []float32, n, k int, c []float32, nThreads int) ([]float32, error) {
-	initBackend() // the CPU backend is loaded at run time in the wcos_dynamic build
-	if m <= 0 || n <= 0 || k <= 0 || len(a) < m*k || len(b) < n*k {
-		return nil, fmt.Errorf("MatMulNT: bad sizes m=%d n=%d k=%d (len a %d, b %d)", m, n, k, len(a), len(b))
-	}
-	if len(c) < m*n {
-		c = make([]float32, m*n)
-	}
-	if nThreads <= 0 {
-		nThreads = runtime.GOMAXPROCS(0)
-	}
-	rc := C.wcos_matmul_nt((*C.float)(unsafe.Pointer(&a[0])), C.int64_t(m), (*C.float)(unsafe.Pointer(&b[0])),
-		C.int64_t(n), C.int64_t(k), (*C.float)(unsafe.Pointer(&c[0])), C.int(nThreads))
-	if rc != 0 {
-		return nil, fmt.Errorf("MatMulNT: ggml failed (%d)", int(rc))
-	}
-	return c[:m*n], nil
-}
-
-// TopKRows returns, for each of the rows of x [rows, n], the indices of its k largest values, largest
-// first, ties to the lower index (NaN below every number); in C (wcos_topk_rows).
-func TopKRows(x []float32, rows, n, k int) ([][]int32, error) {
-	if rows < 0 || n <= 0 || k <= 0 || len(x) < rows*n || n > math.MaxInt32 {
-		return nil, fmt.Errorf("TopKRows: bad sizes rows=%d n=%d k=%d (len x %d)", rows, n, k, len(x))
-	}
-	k = min(k, n)
-	out := make([]int32, rows*k)
-	if rows > 0 {
-		C.wcos_topk_rows((*C.float)(unsafe.Pointer(&x[0])), C.int64_t(rows), C.int64_t(n), C.int32_t(k), (*C.int32_t)(unsafe.Pointer(&out[0])))
-	}
-	tops := make([][]int32, rows)
-	for r := range tops {
-		tops[r] = out[r*k : (r+1)*k : (r+1)*k]
-	}
-	return tops, nil
 }
 
 // ggufScalarSize is the byte size of each fixed-size GGUF value type (gguf.h enum gguf_type).

@@ -129,3 +129,59 @@ func TestTopKRows(t *testing.T) {
 		t.Error("a short x was accepted")
 	}
 }
+
+// TestMatMulKept: the product with a kept right operand equals MatMulNT bit for bit on the CPU, for
+// fewer rows than it was made for and again after a larger call; asking for a GPU where none is loaded
+// keeps the operand on the CPU.
+func TestMatMulKept(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for _, c := range []struct{ n, k, max int }{{50304, 64, 9}, {300, 257, 33}, {1, 1, 1}} {
+		b := make([]float32, c.n*c.k)
+		for i := range b {
+			b[i] = float32(r.NormFloat64())
+		}
+		for _, gpu := range []bool{false, true} {
+			if gpu && bindings.HasGPU() {
+				continue // TestGPUMatMul
+			}
+			mm, err := bindings.NewMatMul(b, c.n, c.k, c.max, gpu, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := mm.Device(); d != "CPU" {
+				t.Errorf("n %d k %d gpu %v: device %q, want CPU", c.n, c.k, gpu, d)
+			}
+			for _, m := range []int{c.max, 1, (c.max + 1) / 2} {
+				a := make([]float32, m*c.k)
+				for i := range a {
+					a[i] = float32(r.NormFloat64())
+				}
+				got, err := mm.Apply(a, m, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := bindings.MatMulNT(a, m, b, c.n, c.k, nil, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The graph always computes max rows, and ggml's CPU kernels for one row (a vector
+				// product) and for several sum in different orders: equal only for the same shape.
+				worst := 0.0
+				for i := range got {
+					worst = max(worst, math.Abs(float64(got[i]-want[i]))/math.Sqrt(float64(c.k)))
+				}
+				if (m == c.max || m > 1) && !slices.Equal(got, want) || worst > 1e-6 {
+					t.Errorf("n %d k %d rows %d of %d: differs from MatMulNT by %.3g·√k", c.n, c.k, m, c.max, worst)
+				}
+			}
+			if _, err := mm.Apply(make([]float32, (c.max+1)*c.k), c.max+1, nil); err == nil {
+				t.Errorf("n %d k %d: %d rows accepted by a product for %d", c.n, c.k, c.max+1, c.max)
+			}
+			mm.Close()
+			mm.Close()
+		}
+	}
+	if _, err := bindings.NewMatMul(make([]float32, 3), 2, 2, 1, false, 1); err == nil {
+		t.Error("a short b was accepted")
+	}
+}

@@ -122,6 +122,15 @@ void wcos_log_verbose(bool on);
 // matmul.c (experiments/classes): c[i*n+j] = dot(a_i, b_j) for row-major a [m,k], b [n,k], c [m,n],
 // float32 on ggml's CPU backend; 0 on success.
 int wcos_matmul_nt(const float *a, int64_t m, const float *b, int64_t n, int64_t k, float *c, int n_threads);
+
+// The same product with b [n, k] fixed and kept in a backend's memory (a GPU's with gpu, where b is
+// uploaded once), for up to max_rows rows of a a call. new returns NULL and sets *err (-5: no backend
+// of that type) on failure; apply returns 0 or a negative error; device names the backend's device.
+typedef struct wcos_matmul wcos_matmul;
+wcos_matmul *wcos_matmul_new(const float *b, int64_t n, int64_t k, int64_t max_rows, int gpu, int n_threads, int *err);
+int wcos_matmul_apply(wcos_matmul *mm, const float *a, int64_t m, float *c);
+const char *wcos_matmul_device(const wcos_matmul *mm);
+void wcos_matmul_free(wcos_matmul *mm);
 // Dequantise n elements of ggml type `type` (any type with to_float, and F32) to float32; 0 on success.
 int wcos_to_float(int type, const void *src, float *dst, int64_t n);
 #endif

@@ -129,7 +129,7 @@ TINY=$(ls "$WCOS_CACHE"/tiny-olmo-*-f32.gguf 2>/dev/null | head -n 1)
 env_gpu=(WCOS_TEST_GPU=1)
 [ "$CPU" = 1 ] && env_gpu=(WCOS_GPU_CHECK_CPU=1)
 env "${env_gpu[@]}" WCOS_TINY_GGUF="$TINY" WCOS_FIXTURES="$ROOT/testdata/fixtures" timeout 180 \
-	"$TEST" -test.v -test.count=1 -test.run '^(TestDynamicOneGGML|TestGPUMatchesReference|TestGPUDeviceHooks|TestGPUGenerate)$' >"$W/test.out" 2>&1
+	"$TEST" -test.v -test.count=1 -test.run '^(TestDynamicOneGGML|TestGPUMatchesReference|TestGPUDeviceHooks|TestGPUGenerate|TestGPUMatMul)$' >"$W/test.out" 2>&1
 rc=$?
 keep test "$W/test.out"
 grep -E '^\s+(dynamic|device)_test.go:[0-9]+: ' "$W/test.out" | sed -E 's/^\s*(dynamic|device)_test.go:[0-9]*: /(b) /' | while read -r l; do say "$l"; done

@@ -107,7 +107,9 @@ type Summary struct {
 	Excluded        int       `json:"excluded_records"` // rate -1
 	// MeanRateLastLayer is each set's mean rate at the last layer over facts with rate > -1 (null: none).
 	MeanRateLastLayer map[string]*float64 `json:"mean_rate_last_layer"`
-	Figure            string              `json:"figure"`
+	// LensDevice is the GPU that held W_U for the logit lens ("": the host's CPU threads).
+	LensDevice string `json:"lens_device,omitempty"`
+	Figure     string `json:"figure"`
 }
 
 // Result is what Run computed (also written to Out).
@@ -238,6 +240,13 @@ func Run(cfg Config) (*Result, error) {
 	defer ctx.Close()
 
 	lens := &lens{wu: wu, vocab: m.VocabSize(), d: d, k: cfg.TopK, threads: cfg.Threads, tok: m}
+	if cfg.GPULayers != 0 && bindings.HasGPU() { // W_U beside the model on the GPU, uploaded once
+		if lens.dev, err = bindings.NewMatMul(wu, m.VocabSize(), d, batch*(nl+1), true, cfg.Threads); err != nil {
+			return nil, err
+		}
+		defer lens.dev.Close()
+		sum.LensDevice = lens.dev.Device()
+	}
 	var records []Record
 	bar := progress.New(cfg.Progress, "attributes", "facts", int64(len(preps)*len(runs)))
 	for _, r := range runs {
@@ -481,6 +490,7 @@ type lens struct {
 	threads  int
 	tok      Tokenizer
 	buf      []float32
+	dev      *bindings.MatMul // W_U kept on a GPU; nil: the product runs on the host's CPU threads
 }
 
 // top returns the top-k token strings of each of the n rows of x [n, d] as the reference reads them in
@@ -495,7 +505,13 @@ func (l *lens) top(x []float32, n int) ([][]string, error) {
 		l.buf = make([]float32, n*l.vocab)
 	}
 	x = centreRows(x, n, l.d)
-	scores, err := bindings.MatMulNT(x, n, l.wu, l.vocab, l.d, l.buf[:n*l.vocab], l.threads)
+	var scores []float32
+	var err error
+	if l.dev != nil {
+		scores, err = l.dev.Apply(x, n, l.buf[:n*l.vocab])
+	} else {
+		scores, err = bindings.MatMulNT(x, n, l.wu, l.vocab, l.d, l.buf[:n*l.vocab], l.threads)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/data"
 	"github.com/wcos-dev/wcos/hooks"
 	"github.com/wcos-dev/wcos/internal/testmodels"
@@ -591,5 +593,45 @@ func BenchmarkRun(b *testing.B) {
 			}
 			b.ReportMetric(200*float64(b.N)/b.Elapsed().Seconds(), "facts/s")
 		})
+	}
+}
+
+// TestLensKept: the lens with W_U kept in a backend's memory (bindings.MatMul, on a GPU when the model
+// is) reads the same top-k as the product on the host's threads (here both on the CPU).
+func TestLensKept(t *testing.T) {
+	const d, vocab, rows = 16, 500, 12
+	r := rand.New(rand.NewPCG(1, 1))
+	wu := make([]float32, vocab*d)
+	for i := range wu {
+		wu[i] = float32(r.NormFloat64())
+	}
+	x := make([]float32, rows*d)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	tok := &fakeTok{ids: map[string]int32{}}
+	for i := range vocab {
+		tok.id(fmt.Sprint("t", i))
+	}
+	host := &lens{wu: wu, vocab: vocab, d: d, k: 50, threads: 1, tok: tok}
+	kept := *host
+	var err error
+	if kept.dev, err = bindings.NewMatMul(wu, vocab, d, rows, false, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer kept.dev.Close()
+	for _, n := range []int{rows, 5} {
+		a, err := host.top(x, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host.buf = nil
+		b, err := kept.top(x, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%d rows: kept W_U reads %v…, the host product %v…", n, b[0][:5], a[0][:5])
+		}
 	}
 }
