@@ -56,8 +56,8 @@ Examples:
   wcos attributes --neurons @weakening.txt --set-name weakening --gate - --post + --out out/attr_w
   wcos attributes --neurons @cw.txt --ablation mean --means freqs-out/summary.safetensors --max-facts 200
   wcos knowns --model olmo-7b-0424.q8_0.gguf --facts known_1000.json --out out/knowns   # the facts it knows
-  wcos wiki --paragraphs wiki_data/paragraphs.txt --titles wiki_data/titles.txt --facts known_1000.json --out wiki_data
-  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts out/knowns/knowns.jsonl --attributes wiki_data/wiki.csv`,
+  wcos wiki --paragraphs wiki_data/paragraphs.txt --titles wiki_data/titles.txt --facts known_1000.json --out out/wiki
+  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts out/knowns/knowns.jsonl --attributes out/wiki/wiki.csv`,
 		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "GGUF file or Hugging Face directory (default: embedded tiny-olmo, F32)"},
 			&cli.StringFlag{Name: "facts", Usage: "facts with id, subject, prompt: JSONL or a JSON array, e.g. wcos knowns' knowns.jsonl (default: the embedded 1,580 facts)"},
@@ -116,7 +116,7 @@ Examples:
 			if cfg.Set, cfg.Baseline, named, err = sets.resolve(c, cfg.Model, av); err != nil {
 				return err
 			}
-			if cfg.Out, err = freshOut(c.String("out"), "attributes"); err != nil {
+			if cfg.Out, err = freshOut(c, "attributes"); err != nil {
 				return err
 			}
 			opts := map[string]any{

@@ -84,7 +84,7 @@ func runClasses(c *cli.Context) error {
 			return err
 		}
 	}
-	out, err := freshOut(c.String("out"), "classes")
+	out, err := freshOut(c, "classes")
 	if err != nil {
 		return err
 	}

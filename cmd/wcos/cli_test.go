@@ -294,3 +294,39 @@ func TestCLINestedOut(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCLIOutHoldsInput: a run replaces its --out folder as a whole, so an --out that holds one of the
+// command's inputs (a flag's file, an @FILE, an argument) is refused before anything is read or written.
+func TestCLIOutHoldsInput(t *testing.T) {
+	model := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(filepath.Join(data, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	facts := writeFile(t, filepath.Join(data, "sub", "facts.jsonl"), `{"id": 0, "subject": "Chad", "template": "{} is in", "prompt": "Chad is in", "attribute": "Africa"}`+"\n")
+	paras := writeFile(t, filepath.Join(data, "p.txt"), "Chad is a country.\n")
+	titles := writeFile(t, filepath.Join(data, "t.txt"), "Chad\n")
+	set := writeFile(t, filepath.Join(data, "set.txt"), "5.1\n")
+	rows := writeFile(t, filepath.Join(data, "rows.jsonl"), goodRows)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"knowns --facts inside", []string{"knowns", "--model", model, "--facts", facts, "--out", data}},
+		{"attributes --neurons @FILE inside", []string{"attributes", "--model", model, "--neurons", "@" + set, "--out", data}},
+		{"entropy --dataset inside, --out the file's folder by another name", []string{"entropy", "--model", model, "--dataset", rows, "--out", filepath.Join(data, "sub", "..")}},
+		{"wiki --paragraphs inside", []string{"wiki", "--paragraphs", paras, "--titles", titles, "--out", data}},
+		{"compare: a run folder is --out", []string{"compare", "--clean", filepath.Join(data, "sub"), "--out", data, filepath.Join(data, "sub")}},
+		{"dataset --force over a source", []string{"dataset", "--model", model, "--force", "--out", data, rows}},
+	} {
+		before := tree(t, data)
+		err := runCLI(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), "holds the input") {
+			t.Errorf("%s: error %v, want one saying --out holds an input", c.name, err)
+		}
+		if after := tree(t, data); !slices.Equal(before, after) {
+			t.Errorf("%s: the inputs' folder changed", c.name)
+		}
+	}
+}

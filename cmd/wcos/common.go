@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -40,16 +41,52 @@ func embeddedOr(path, name string) (string, error) {
 	return data.Extract(cache, name)
 }
 
-// freshOut returns --out, or a new folder out/<command>-<time> when it is empty.
-func freshOut(spec, command string) (string, error) {
-	if spec != "" {
-		return spec, nil
+// freshOut returns --out, or a new folder out/<command>-<time> when it is empty. A run replaces its
+// --out folder as a whole, so --out may not hold an input of the command: a file or folder named by
+// another flag (@FILE included) or an argument.
+func freshOut(c *cli.Context, command string) (string, error) {
+	if spec := c.String("out"); spec != "" {
+		return spec, outHoldsNoInput(c, spec)
 	}
 	dir := filepath.Join("out", fmt.Sprintf("%s-%s", command, time.Now().Format("20060102-150405")))
 	if err := os.MkdirAll("out", 0o755); err != nil {
 		return "", err
 	}
 	return dir, nil
+}
+
+func outHoldsNoInput(c *cli.Context, out string) error {
+	dir, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = d
+	}
+	inputs := c.Args().Slice()
+	for _, name := range c.LocalFlagNames() {
+		if name != "out" {
+			inputs = append(inputs, strings.TrimPrefix(c.String(name), "@"))
+		}
+	}
+	for _, in := range inputs {
+		if in == "" {
+			continue
+		}
+		p, err := filepath.Abs(in)
+		if err != nil {
+			continue
+		}
+		if q, err := filepath.EvalSymlinks(p); err == nil {
+			p = q
+		} else {
+			continue // not an existing file or folder
+		}
+		if rel, err := filepath.Rel(dir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("--out %s holds the input %s, and a run replaces its --out folder as a whole: choose another --out", out, in)
+		}
+	}
+	return nil
 }
 
 // runInputs are the resolved --model (a GGUF file and its SHA-256), --dataset and --out of an
@@ -70,7 +107,7 @@ func resolveInputs(c *cli.Context, command string, options map[string]any) (*run
 	if in.dataset, err = resolveDataset(c.String("dataset")); err != nil {
 		return nil, err
 	}
-	if in.out, err = freshOut(c.String("out"), command); err != nil {
+	if in.out, err = freshOut(c, command); err != nil {
 		return nil, err
 	}
 	options["model"], options["dataset"], options["out"] = in.model, in.dataset, in.out

@@ -154,7 +154,7 @@ func runCompare(c *cli.Context) error {
 		o.Formats = []string{}
 	}
 	var err error
-	if o.Out, err = freshOut(c.String("out"), "compare"); err != nil {
+	if o.Out, err = freshOut(c, "compare"); err != nil {
 		return err
 	}
 	o.RunInfo = runinfo.New("compare", map[string]any{

@@ -66,6 +66,11 @@ func datasetCommand(newTokenizer func(modelPath string) (dataset.Tokenizer, func
 			if len(sources) == 0 {
 				return cli.Exit("wcos: dataset: no SOURCE given (see wcos dataset --help)", 2)
 			}
+			if c.Bool("force") { // replacing --out must not remove a source
+				if err := outHoldsNoInput(c, c.String("out")); err != nil {
+					return err
+				}
+			}
 			opts := dataset.BuildOptions{
 				Options: dataset.Options{
 					MaxLength:    c.Int("max-length"),

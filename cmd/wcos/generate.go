@@ -98,7 +98,7 @@ Examples:
 			if cfg.Set, cfg.Baseline, named, err = sets.resolve(c, cfg.Model, av); err != nil {
 				return err
 			}
-			if cfg.Out, err = freshOut(c.String("out"), "generate"); err != nil {
+			if cfg.Out, err = freshOut(c, "generate"); err != nil {
 				return err
 			}
 			opts := map[string]any{

@@ -64,7 +64,7 @@ Examples:
 			if cfg.Model, err = resolveModel(c.String("model"), c.String("type")); err != nil {
 				return err
 			}
-			if cfg.Out, err = freshOut(c.String("out"), "knowns"); err != nil {
+			if cfg.Out, err = freshOut(c, "knowns"); err != nil {
 				return err
 			}
 			cfg.RunInfo = runinfo.New("knowns", map[string]any{

@@ -38,8 +38,8 @@ DIR/retrieval.jsonl (per subject: the query words, the -k hits with scores and t
 DIR/summary.json and DIR/run.json, all at once at the end.
 
 Examples:
-  wcos wiki --paragraphs wiki_data/paragraphs.txt --titles wiki_data/titles.txt --facts known_1000.json --out wiki_data
-  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts out/knowns/knowns.jsonl --attributes wiki_data/wiki.csv`,
+  wcos wiki --paragraphs wiki_data/paragraphs.txt --titles wiki_data/titles.txt --facts known_1000.json --out out/wiki
+  wcos attributes --model olmo-7b-0424.q8_0.gguf --facts out/knowns/knowns.jsonl --attributes out/wiki/wiki.csv`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "paragraphs", Required: true, Usage: "paragraphs.txt: one paragraph a line"},
 			&cli.StringFlag{Name: "titles", Required: true, Usage: "titles.txt: the title of each paragraph, line for line"},
@@ -71,7 +71,7 @@ Examples:
 			for _, f := range facts {
 				cfg.Subjects = append(cfg.Subjects, f.Subject)
 			}
-			if cfg.Out, err = freshOut(c.String("out"), "wiki"); err != nil {
+			if cfg.Out, err = freshOut(c, "wiki"); err != nil {
 				return err
 			}
 			cfg.RunInfo = runinfo.New("wiki", map[string]any{
