@@ -151,6 +151,9 @@ func printAttributesSummary(r *attributes.Result, out string) {
 	fmt.Printf("%-10s %d of %d used (%d skipped: subject not in the prompt; %d without attributes), top-%d\n", "facts",
 		s.FactsUsed, s.Facts, s.Skipped, s.NoAttributes, s.TopK)
 	fmt.Printf("%-10s %s (%d words)\n", "stopwords", s.Stopwords, s.StopwordsN)
+	if s.LensDevice != "" {
+		fmt.Printf("%-10s W_U on %s\n", "lens", s.LensDevice)
+	}
 	if s.Attributes == "paragraphs" {
 		cut := "all tokens"
 		if s.ParagraphTokens > 0 {
