@@ -125,15 +125,11 @@ Examples:
 			}
 			recordSetOptions(opts, c, av, named)
 			cfg.RunInfo = runinfo.New("attributes", opts)
-			mi, err := runinfo.Hash(cfg.Model)
-			if err != nil {
+			if cfg.ModelSHA256, err = cfg.RunInfo.SetModel(cfg.Model); err != nil {
 				return err
 			}
-			cfg.RunInfo.Model, cfg.ModelSHA256 = &mi, mi.SHA256
-			for _, p := range []string{cfg.Facts, cfg.Attributes, c.String("means"), stopFile} {
-				if fi, err := runinfo.Hash(p); err == nil && p != "" {
-					cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
-				}
+			if err := cfg.RunInfo.AddInputs(cfg.Facts, cfg.Attributes, c.String("means"), stopFile); err != nil {
+				return err
 			}
 			res, err := attributes.Run(cfg)
 			if err != nil {

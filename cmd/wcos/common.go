@@ -112,13 +112,11 @@ func resolveInputs(c *cli.Context, command string, options map[string]any) (*run
 	}
 	options["model"], options["dataset"], options["out"] = in.model, in.dataset, in.out
 	in.info = runinfo.New(command, options)
-	mi, err := runinfo.Hash(in.model)
-	if err != nil {
+	if in.modelSHA256, err = in.info.SetModel(in.model); err != nil {
 		return nil, err
 	}
-	in.info.Model, in.modelSHA256 = &mi, mi.SHA256
-	if di, err := runinfo.Hash(in.dataset); err == nil {
-		in.info.Inputs = append(in.info.Inputs, di)
+	if err := in.info.AddInputs(in.dataset); err != nil {
+		return nil, err
 	}
 	return &in, nil
 }

@@ -108,15 +108,11 @@ Examples:
 			}
 			recordSetOptions(opts, c, av, named)
 			cfg.RunInfo = runinfo.New("generate", opts)
-			mi, err := runinfo.Hash(cfg.Model)
-			if err != nil {
+			if cfg.ModelSHA256, err = cfg.RunInfo.SetModel(cfg.Model); err != nil {
 				return err
 			}
-			cfg.RunInfo.Model, cfg.ModelSHA256 = &mi, mi.SHA256
-			for _, p := range []string{c.String("means"), c.String("prompts")} {
-				if fi, err := runinfo.Hash(p); err == nil && p != "" {
-					cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
-				}
+			if err := cfg.RunInfo.AddInputs(c.String("means"), c.String("prompts")); err != nil {
+				return err
 			}
 			gens, err := generate.Run(cfg)
 			if err != nil {

@@ -71,13 +71,11 @@ Examples:
 				"model": cfg.Model, "facts": cfg.Facts, "max_tokens": cfg.MaxTokens, "batch": cfg.Batch,
 				"max_facts": cfg.MaxFacts, "exact": cfg.Exact, "threads": cfg.Threads, "gpu_layers": cfg.GPULayers, "out": cfg.Out,
 			})
-			mi, err := runinfo.Hash(cfg.Model)
-			if err != nil {
+			if _, err := cfg.RunInfo.SetModel(cfg.Model); err != nil {
 				return err
 			}
-			cfg.RunInfo.Model = &mi
-			if fi, err := runinfo.Hash(cfg.Facts); err == nil {
-				cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
+			if err := cfg.RunInfo.AddInputs(cfg.Facts); err != nil {
+				return err
 			}
 			res, err := knowns.Run(cfg)
 			if err != nil {

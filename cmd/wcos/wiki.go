@@ -77,12 +77,8 @@ Examples:
 			cfg.RunInfo = runinfo.New("wiki", map[string]any{
 				"paragraphs": cfg.Paragraphs, "titles": cfg.Titles, "facts": factsPath, "k": cfg.K, "out": cfg.Out,
 			})
-			for _, p := range []string{cfg.Paragraphs, cfg.Titles, factsPath} {
-				fi, err := runinfo.Hash(p)
-				if err != nil {
-					return err
-				}
-				cfg.RunInfo.Inputs = append(cfg.RunInfo.Inputs, fi)
+			if err := cfg.RunInfo.AddInputs(cfg.Paragraphs, cfg.Titles, factsPath); err != nil {
+				return err
 			}
 			res, err := wiki.Run(cfg)
 			if err != nil {

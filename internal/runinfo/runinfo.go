@@ -102,6 +102,31 @@ func Hash(path string) (FileInfo, error) {
 	return FileInfo{Path: abs, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
+// SetModel hashes the model file into Model and returns its SHA-256.
+func (i *Info) SetModel(path string) (string, error) {
+	fi, err := Hash(path)
+	if err != nil {
+		return "", err
+	}
+	i.Model = &fi
+	return fi.SHA256, nil
+}
+
+// AddInputs hashes each named file into Inputs; "" and folders (a data set directory) are skipped.
+func (i *Info) AddInputs(paths ...string) error {
+	for _, p := range paths {
+		if st, err := os.Stat(p); p == "" || err == nil && st.IsDir() {
+			continue
+		}
+		fi, err := Hash(p)
+		if err != nil {
+			return err
+		}
+		i.Inputs = append(i.Inputs, fi)
+	}
+	return nil
+}
+
 // Write finishes the Info and writes dir/run.json atomically; a nil Info writes nothing.
 func (i *Info) Write(dir string) error {
 	if i == nil {

@@ -27,7 +27,16 @@ func TestWrite(t *testing.T) {
 		t.Errorf("Hash: %+v", fi)
 	}
 	info := New("wiki", map[string]any{"k": 100})
-	info.Inputs = append(info.Inputs, fi)
+	// "" and a folder are skipped; a missing file is an error.
+	if err := info.AddInputs("", dir, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := info.AddInputs(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing input was hashed")
+	}
+	if sha, err := info.SetModel(in); err != nil || sha != fi.SHA256 || *info.Model != fi {
+		t.Errorf("SetModel: %q, %v, %+v", sha, err, info.Model)
+	}
 	if err := info.Write(dir); err != nil {
 		t.Fatal(err)
 	}
