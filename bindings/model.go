@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/wcos-dev/wcos/internal/pystr"
 )
 
 // Model is a GGUF model loaded by llama.cpp.
@@ -175,13 +177,14 @@ func (m *Model) Tokenize(text string) ([]int32, error) {
 }
 
 // Detokenize is the text of tokens as Hugging Face's decode gives it: the pieces joined, special
-// tokens written out, invalid UTF-8 (a character cut between tokens) as U+FFFD.
+// tokens written out, each ill-formed piece of UTF-8 (a character cut between tokens) as one U+FFFD
+// (Rust's from_utf8_lossy, which Hugging Face's tokenizers use).
 func (m *Model) Detokenize(ids []int32) string {
 	var b strings.Builder
 	for _, id := range ids {
 		b.WriteString(m.TokenText(id))
 	}
-	return strings.ToValidUTF8(b.String(), "\uFFFD")
+	return pystr.DecodeUTF8(b.String())
 }
 
 // TokenText is the piece of text of a token (special tokens rendered).

@@ -186,10 +186,10 @@ type Tokenizer interface {
 	TokenText(id int32) string
 }
 
-// TokenString is the string of one token as Hugging Face's to_str_tokens gives it: invalid UTF-8 (a
-// character split over tokens) becomes U+FFFD.
+// TokenString is the string of one token as Hugging Face's to_str_tokens gives it: each ill-formed
+// piece of UTF-8 (a character split over tokens) becomes one U+FFFD, as Rust's from_utf8_lossy does.
 func TokenString(tok Tokenizer, id int32) string {
-	return strings.ToValidUTF8(tok.TokenText(id), "\uFFFD")
+	return pystr.DecodeUTF8(tok.TokenText(id))
 }
 
 // AttributeTokens is the set of string tokens of a subject's attributes, each tokenised as it appears

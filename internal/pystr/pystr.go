@@ -126,3 +126,55 @@ var titleFull = map[rune]string{
 	'ß': "Ss", 'ﬀ': "Ff", 'ﬁ': "Fi", 'ﬂ': "Fl", 'ﬃ': "Ffi", 'ﬄ': "Ffl", 'ﬅ': "St", 'ﬆ': "St", 'ŉ': "ʼN",
 	'ǰ': "J̌",
 }
+
+// DecodeUTF8 is bytes.decode("utf-8", "replace"): each maximal subpart of an ill-formed sequence
+// becomes one U+FFFD (Unicode's recommended practice, which Rust's String::from_utf8_lossy and so
+// Hugging Face's decode follow), where Go's strings.ToValidUTF8 would replace a whole run of bad bytes
+// with one.
+func DecodeUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		if r, n := utf8.DecodeRuneInString(s[i:]); r != utf8.RuneError || n > 1 {
+			b.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
+		b.WriteRune(utf8.RuneError)
+		i += maximalSubpart(s[i:])
+	}
+	return b.String()
+}
+
+// maximalSubpart is the length of the ill-formed sequence at the start of s: its lead byte and the
+// continuation bytes after it that a well-formed sequence could still have (Unicode Table 3-7).
+func maximalSubpart(s string) int {
+	lo, hi, need := byte(0x80), byte(0xbf), 0
+	switch c := s[0]; {
+	case 0xc2 <= c && c <= 0xdf:
+		need = 1
+	case c == 0xe0:
+		lo, need = 0xa0, 2
+	case c == 0xed:
+		hi, need = 0x9f, 2
+	case 0xe1 <= c && c <= 0xef:
+		need = 2
+	case c == 0xf0:
+		lo, need = 0x90, 3
+	case c == 0xf4:
+		hi, need = 0x8f, 3
+	case 0xf1 <= c && c <= 0xf3:
+		need = 3
+	}
+	n := 1
+	for ; n <= need && n < len(s); n++ {
+		if s[n] < lo || s[n] > hi {
+			break
+		}
+		lo, hi = 0x80, 0xbf // only the second byte has a narrower range
+	}
+	return n
+}
