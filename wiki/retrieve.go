@@ -25,7 +25,7 @@ const DefaultK = 100
 
 // Config is one retrieval.
 type Config struct {
-	Paragraphs string   // paragraphs.txt: one paragraph a line (blank lines skipped)
+	Paragraphs string   // paragraphs.txt: one paragraph a line (blank lines skipped), at most 2³² of them
 	Titles     string   // titles.txt: the title path of each paragraph, line for line
 	Subjects   []string // the queries, in order (duplicates are dropped)
 	K          int      // paragraphs retrieved per subject (0: DefaultK)
@@ -197,7 +197,7 @@ func (ix *Index) build(paragraphs, titles string, bar *progress.Bar) error {
 	go func() {
 		var c chunk
 		var bytesIn, reported int
-		n, err := eachLine(paragraphs, func(line string) error {
+		_, err := eachLine(paragraphs, func(line string) error {
 			c.lines = append(c.lines, line)
 			bytesIn += len(line) + 1
 			if len(c.lines) == 1<<16 || bytesIn-reported >= chunkBytes {
@@ -207,9 +207,6 @@ func (ix *Index) build(paragraphs, titles string, bar *progress.Bar) error {
 			}
 			return nil
 		})
-		if err == nil && n > 1<<32-1 {
-			err = fmt.Errorf("%s: more than 2^32-1 paragraphs", paragraphs)
-		}
 		if len(c.lines) > 0 {
 			work <- c
 		}

@@ -55,11 +55,6 @@ Examples:
 			if cfg.K < 1 {
 				return fmt.Errorf("-k %d: want ≥ 1", cfg.K)
 			}
-			for _, p := range []string{cfg.Paragraphs, cfg.Titles} {
-				if _, err := os.Stat(p); err != nil {
-					return err
-				}
-			}
 			factsPath, err := embeddedOr(c.String("facts"), "facts/facts.jsonl")
 			if err != nil {
 				return fmt.Errorf("--facts: %w", err)
