@@ -20,8 +20,11 @@ func classesCommand() *cli.Command {
 		UsageText: "wcos classes [--model M] [--weights tl|raw] [--refactor=false] [--threshold T] [--p P] [--region exact|sampled|beta|none] [--layers L] [--out DIR]",
 		Description: `Computes per neuron cos(w_gate,w_in) (gatelin), cos(w_gate,w_out) (gateout) and cos(w_in,w_out)
 (linout) in float64 and its RW class (paper-spec §2: 11 classes, strict > at ±threshold). --weights tl
-centres w_in and w_out along d_model as TransformerLens does (the paper's numbers); raw uses the
-checkpoint as stored. --refactor reports gatelin and gateout after flipping w_in and w_out by
+processes the weights as TransformerLens does (the paper's numbers, spec §1.3): for OLMo, whose
+LayerNorm has no parameters, w_in and w_out are centred along d_model; for the RMSNorm models of the
+paper's appendix (HF model types llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text; GGUF
+llama, qwen2, qwen3, gemma*) the norm's weight g before the MLP (Gemma: 1 + w) multiplies w_gate and
+w_in, and nothing is centred. raw uses the checkpoint as stored, for any architecture. --refactor reports gatelin and gateout after flipping w_in and w_out by
 s_n = sign(w_gate·w_in) (0 → +1), so gatelin ≥ 0; classes do not change.
 
 Randomness regions (drawn in the figures, never used for classes): beta = central 1-p interval of the
@@ -38,10 +41,11 @@ Examples:
   wcos classes                                        # embedded tiny-olmo, exact regions
   wcos classes --model OLMo-7B-0424-hf/ --region sampled --samples 1000000 --out out/olmo7b
   wcos classes --model olmo-7b.q8_0.gguf --region beta --layers 0-3,31 --out out/q8
+  wcos classes --model Llama-3.2-1B/ --region sampled --out out/llama-3.2-1b
   wcos classes --weights raw --refactor=false --threshold 0.4 --out out/raw`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "Hugging Face directory or GGUF file of any ggml type (default: embedded tiny-olmo)"},
-			&cli.StringFlag{Name: "weights", Value: "tl", Usage: "tl (w_in, w_out centred, as the paper) or raw"},
+			&cli.StringFlag{Name: "weights", Value: "tl", Usage: "tl (TransformerLens's processing, as the paper: OLMo centred, RMSNorm models' norm folded) or raw"},
 			&cli.BoolFlag{Name: "refactor", Value: true, Usage: "report gatelin/gateout after sign refactoring (classes are invariant)"},
 			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "class threshold on |cos| (strict >)"},
 			&cli.Float64Flag{Name: "p", Value: 0.05, Usage: "randomness-region level"},

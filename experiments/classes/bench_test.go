@@ -27,7 +27,7 @@ func benchLayer(d, ff int) (gate, up, down []float32) {
 // call as the HF and GGUF sources do, so the timing includes that work but not file reading.
 func benchSource(layers, d, ff int) Source {
 	gate, up, down := benchLayer(d, ff)
-	return &MemSource{Name: fmt.Sprintf("synthetic-%dx%dx%d", layers, d, ff), D: Dims{layers, d, ff},
+	return &MemSource{Name: fmt.Sprintf("synthetic-%dx%dx%d", layers, d, ff), D: Dims{NLayers: layers, DModel: d, DMLP: ff},
 		Layers: func(int) (*LayerWeights, error) {
 			return &LayerWeights{DMLP: ff, DModel: d, Gate: gate, In: up, Out: transpose(down, d, ff)}, nil
 		}}

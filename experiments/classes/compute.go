@@ -86,6 +86,9 @@ func Compute(src Source, o Options) (*Result, error) {
 	if _, err := ParseRegionMode(string(o.Region)); err != nil {
 		return nil, err
 	}
+	if err := dims.CheckProcessing(src.Path(), o.Processing); err != nil {
+		return nil, err
+	}
 	layers := o.Layers
 	if layers == nil {
 		layers = make([]int, dims.NLayers)

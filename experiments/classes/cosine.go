@@ -11,8 +11,10 @@ import (
 type Processing string
 
 const (
-	// TL is TransformerLens's processing for a LayerNorm model such as OLMo: w_in and w_out are centred
-	// along d_model, w_gate is untouched. The paper's numbers use it.
+	// TL is TransformerLens's processing (the paper's numbers use it). It depends on the norm before
+	// the MLP: for a parameter-free LayerNorm (OLMo) w_in and w_out are centred along d_model and w_gate is
+	// untouched; for an RMSNorm (Llama, Mistral, Qwen, Gemma) its weight is folded into w_gate and w_in
+	// and nothing is centred.
 	TL Processing = "tl"
 	// Raw uses the checkpoint's weights as stored.
 	Raw Processing = "raw"
@@ -27,11 +29,36 @@ func ParseProcessing(s string) (Processing, error) {
 	return "", fmt.Errorf("unknown weight processing %q (want tl or raw)", s)
 }
 
+// Norm is the normalisation before a model's MLP, which decides what TL processing does (spec §1.3).
+type Norm uint8
+
+const (
+	// LayerNorm is a LayerNorm without parameters (OLMo): TL centres w_in and w_out.
+	LayerNorm Norm = iota
+	// RMSNorm is an RMSNorm: TL multiplies w_gate and w_in by its weight.
+	RMSNorm
+	// UnknownNorm is an architecture whose TL processing wcos does not know: raw weights only.
+	UnknownNorm
+)
+
+func (n Norm) String() string {
+	switch n {
+	case LayerNorm:
+		return "layernorm"
+	case RMSNorm:
+		return "rmsnorm"
+	}
+	return "unknown"
+}
+
 // LayerWeights holds one layer's MLP weights neuron-major: row n (DModel floats) of Gate, In and Out
 // is w_gate, w_in and w_out of neuron n. Gate is nil for a non-gated ("vanilla") MLP.
 type LayerWeights struct {
 	DMLP, DModel  int
 	Gate, In, Out []float32
+	Norm          Norm
+	// NormWeight is the RMSNorm's effective weight (HF Gemma's 1 + w), DModel values; nil otherwise.
+	NormWeight []float32
 }
 
 func (w *LayerWeights) check() error {
@@ -39,7 +66,47 @@ func (w *LayerWeights) check() error {
 	if w.DMLP <= 0 || w.DModel <= 0 || len(w.In) != n || len(w.Out) != n || (w.Gate != nil && len(w.Gate) != n) {
 		return fmt.Errorf("layer weights: want %d×%d, have gate %d, in %d, out %d values", w.DMLP, w.DModel, len(w.Gate), len(w.In), len(w.Out))
 	}
+	if w.Norm == RMSNorm && len(w.NormWeight) != w.DModel {
+		return fmt.Errorf("layer weights: RMSNorm weight has %d values, want %d", len(w.NormWeight), w.DModel)
+	}
 	return nil
+}
+
+// processed returns the weights in proc's coordinates up to centring, and whether w_in and w_out are
+// to be centred (done later through sums, so no centred copy is made). TL's fold of an RMSNorm
+// multiplies in float32, as TransformerLens does on float32 weights.
+func (w *LayerWeights) processed(proc Processing) (*LayerWeights, bool, error) {
+	if proc != TL {
+		return w, false, nil
+	}
+	switch w.Norm {
+	case LayerNorm:
+		return w, true, nil
+	case RMSNorm:
+		f := *w
+		f.Gate, f.In = foldRows(w.Gate, w.NormWeight, w.DMLP), foldRows(w.In, w.NormWeight, w.DMLP)
+		f.Norm, f.NormWeight = LayerNorm, nil
+		return &f, false, nil
+	}
+	return nil, false, fmt.Errorf("TransformerLens processing is not known for this architecture (use raw weights)")
+}
+
+// foldRows returns m (rows × len(g)) with every row multiplied elementwise by g; nil for nil m.
+func foldRows(m, g []float32, rows int) []float32 {
+	if m == nil {
+		return nil
+	}
+	d := len(g)
+	f := make([]float32, len(m))
+	parallelFor(rows, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			r, dst := m[n*d:(n+1)*d], f[n*d:(n+1)*d]
+			for k, x := range r {
+				dst[k] = x * g[k]
+			}
+		}
+	})
+	return f
 }
 
 // NeuronStats are one neuron's cosines (not refactored), refactor sign and norms of the processed
@@ -51,15 +118,20 @@ type NeuronStats struct {
 }
 
 // LayerStats computes every neuron's cosines in float64 after processing. The refactor sign is
-// s_n = sign(w_gate·w_in) of the processed w_in, with +1 where the product is exactly 0 (spec §1.2).
+// s_n = sign(w_gate·w_in) of the processed w_gate and w_in, with +1 where the product is exactly 0
+// (spec §1.2).
 func LayerStats(w *LayerWeights, proc Processing) ([]NeuronStats, error) {
 	if err := w.check(); err != nil {
+		return nil, err
+	}
+	w, centre, err := w.processed(proc)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]NeuronStats, w.DMLP)
 	parallelFor(w.DMLP, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			out[n] = neuronStats(w, n, proc)
+			out[n] = neuronStats(w, n, centre)
 		}
 	})
 	return out, nil
@@ -68,7 +140,7 @@ func LayerStats(w *LayerWeights, proc Processing) ([]NeuronStats, error) {
 // neuronStats takes all sums in one pass and centres through the identities Σ(a−μa)(b−μb) =
 // Σab − dμaμb and Σg(b−μb) = Σgb − μbΣg: in float64 over float32 inputs the cancellation costs
 // ~1e-15, and one pass over the three rows halves the memory traffic.
-func neuronStats(w *LayerWeights, n int, proc Processing) NeuronStats {
+func neuronStats(w *LayerWeights, n int, centre bool) NeuronStats {
 	d := w.DModel
 	in := w.In[n*d : (n+1)*d]
 	out := w.Out[n*d : (n+1)*d][:len(in)]
@@ -98,7 +170,7 @@ func neuronStats(w *LayerWeights, n int, proc Processing) NeuronStats {
 			gout += g * b
 		}
 	}
-	if proc == TL {
+	if centre {
 		fd := float64(d)
 		mi, mo := si/fd, so/fd
 		ii -= fd * mi * mi

@@ -98,10 +98,10 @@ func TestGGUFReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	if d := src.Dims(); d != (Dims{2, 32, 64}) {
+	if d := src.Dims(); d != (Dims{NLayers: 2, DModel: 32, DMLP: 64, Arch: "olmo"}) {
 		t.Fatalf("dims %+v", d)
 	}
-	mem := &MemSource{Name: "mem", D: Dims{2, 32, 64}, Layers: func(l int) (*LayerWeights, error) {
+	mem := &MemSource{Name: "mem", D: Dims{NLayers: 2, DModel: 32, DMLP: 64}, Layers: func(l int) (*LayerWeights, error) {
 		return &LayerWeights{DMLP: 64, DModel: 32, Gate: ts[3*l].v, In: ts[3*l+1].v, Out: transpose(ts[3*l+2].v, 32, 64)}, nil
 	}}
 	o := DefaultOptions()

@@ -218,6 +218,8 @@ type Summary struct {
 	NLayers    int            `json:"n_layers"`
 	DModel     int            `json:"d_model"`
 	DMLP       int            `json:"d_mlp"`
+	Arch       string         `json:"arch"`
+	Norm       string         `json:"norm"`
 	Layers     []int          `json:"layers"`
 	Neurons    int64          `json:"neurons"`
 	Processing Processing     `json:"processing"`
@@ -229,7 +231,7 @@ type Summary struct {
 // Summary condenses the counts.
 func (r *Result) Summary() Summary {
 	s := Summary{Model: r.Model, Format: r.Format, NLayers: r.Dims.NLayers, DModel: r.Dims.DModel, DMLP: r.Dims.DMLP,
-		Layers: r.Layers, Neurons: int64(len(r.Neurons)), Processing: r.Options.Processing, Refactored: r.Options.Refactor,
+		Arch: r.Dims.Arch, Norm: r.Dims.Norm.String(), Layers: r.Layers, Neurons: int64(len(r.Neurons)), Processing: r.Options.Processing, Refactored: r.Options.Refactor,
 		Threshold: r.Options.Threshold}
 	tot := r.Totals()
 	for _, c := range r.tableClasses() {
@@ -316,7 +318,8 @@ func (r *Result) runInfo(wo WriteOptions) (*runinfo.Info, error) {
 	for k, v := range map[string]any{"weights": r.Options.Processing, "refactor": r.Options.Refactor, "threshold": r.Options.Threshold,
 		"p": r.Options.P, "region": r.Options.Region, "layers": r.Layers,
 		"timing_s": map[string]float64{"load": r.Timing.Load.Seconds(), "cosines": r.Timing.Cosines.Seconds(), "regions": r.Timing.Regions.Seconds()},
-		"dims":     map[string]int{"n_layers": r.Dims.NLayers, "d_model": r.Dims.DModel, "d_mlp": r.Dims.DMLP}, "model_format": r.Format} {
+		"dims":     map[string]int{"n_layers": r.Dims.NLayers, "d_model": r.Dims.DModel, "d_mlp": r.Dims.DMLP}, "model_format": r.Format,
+		"arch": r.Dims.Arch, "norm": r.Dims.Norm.String()} {
 		info.Options[k] = v
 	}
 	if r.Options.Region == RegionSampled {

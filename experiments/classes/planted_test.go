@@ -80,7 +80,7 @@ func TestPlantedClasses(t *testing.T) {
 		for _, refactor := range []bool{false, true} {
 			o := DefaultOptions()
 			o.Processing, o.Refactor, o.Region = proc, refactor, RegionNone
-			r, err := Compute(&MemSource{Name: "planted", D: Dims{1, d, n}, Layers: func(int) (*LayerWeights, error) { return w, nil }}, o)
+			r, err := Compute(&MemSource{Name: "planted", D: Dims{NLayers: 1, DModel: d, DMLP: n}, Layers: func(int) (*LayerWeights, error) { return w, nil }}, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +206,7 @@ func TestVanillaLayer(t *testing.T) {
 	w := &LayerWeights{DMLP: 3, DModel: 2, In: []float32{1, 0, 1, 0, 1, 0}, Out: []float32{1, 0.1, 0, 1, -1, 0}}
 	o := DefaultOptions()
 	o.Processing = Raw
-	r, err := Compute(&MemSource{Name: "vanilla", D: Dims{1, 2, 3}, Layers: func(int) (*LayerWeights, error) { return w, nil }}, o)
+	r, err := Compute(&MemSource{Name: "vanilla", D: Dims{NLayers: 1, DModel: 2, DMLP: 3}, Layers: func(int) (*LayerWeights, error) { return w, nil }}, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,12 +65,15 @@ func BetaRegion(d int, p float64) [2]float64 {
 	return [2]float64{2*b.Quantile(p/2) - 1, 2*b.Quantile(1-p/2) - 1}
 }
 
-// regionVectors returns the unit rows whose dot products are the cosines: gate raw, in and out
-// processed; with signs (refactoring) in and out multiplied by s_n.
-func regionVectors(w *LayerWeights, proc Processing, sign []int8) (g, in, out []float32) {
-	c := proc == TL
+// regionVectors returns the unit rows whose dot products are the cosines, processed as LayerStats
+// does; with signs (refactoring) in and out multiplied by s_n.
+func regionVectors(w *LayerWeights, proc Processing, sign []int8) (g, in, out []float32, err error) {
+	w, c, err := w.processed(proc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	return unitRows(w.Gate, w.DMLP, w.DModel, false, nil),
-		unitRows(w.In, w.DMLP, w.DModel, c, sign), unitRows(w.Out, w.DMLP, w.DModel, c, sign)
+		unitRows(w.In, w.DMLP, w.DModel, c, sign), unitRows(w.Out, w.DMLP, w.DModel, c, sign), nil
 }
 
 // ExactRegion computes a layer's region from all mismatched pairs. The three d_mlp×d_mlp cosine
@@ -84,7 +87,10 @@ func ExactRegion(w *LayerWeights, proc Processing, sign []int8, p float64, threa
 		return Region{}, fmt.Errorf("exact region: layer has no gate weights")
 	}
 	n, d := w.DMLP, w.DModel
-	g, in, out := regionVectors(w, proc, sign)
+	g, in, out, err := regionVectors(w, proc, sign)
+	if err != nil {
+		return Region{}, err
+	}
 	buf := make([]float32, n*n)
 	r := Region{Pairs: int64(n)*int64(n) - int64(n)}
 	for _, job := range []struct {
@@ -118,7 +124,10 @@ func SampledRegion(w *LayerWeights, proc Processing, sign []int8, p float64, pai
 		return Region{}, fmt.Errorf("sampled region: need gate weights, ≥2 neurons and ≥2 pairs")
 	}
 	n, d := w.DMLP, w.DModel
-	g, in, out := regionVectors(w, proc, sign)
+	g, in, out, err := regionVectors(w, proc, sign)
+	if err != nil {
+		return Region{}, err
+	}
 	is, js := make([]int, pairs), make([]int, pairs)
 	for k := range pairs {
 		i, j := rng.IntN(n), rng.IntN(n-1)

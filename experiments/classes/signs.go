@@ -2,8 +2,8 @@ package classes
 
 import "fmt"
 
-// RefactorSigns returns s_n = sign(w_gate·w_in) of TransformerLens-processed weights (w_in centred
-// along d_model; 0 → +1) for every neuron of the given layers of a model (GGUF or HF directory): the
+// RefactorSigns returns s_n = sign(w_gate·w_in) of TransformerLens-processed weights (OLMo: w_in
+// centred along d_model; RMSNorm models: the norm's weight folded in; 0 → +1) for every neuron of the given layers of a model (GGUF or HF directory): the
 // signs the hooks use for refactored post conditions and activation quadrants (spec §1.2–1.3).
 func RefactorSigns(modelPath string, layers []int) (map[int][]int8, error) {
 	src, err := Open(modelPath)
@@ -11,6 +11,9 @@ func RefactorSigns(modelPath string, layers []int) (map[int][]int8, error) {
 		return nil, err
 	}
 	defer src.Close()
+	if err := src.Dims().CheckProcessing(modelPath, TL); err != nil {
+		return nil, err
+	}
 	out := make(map[int][]int8, len(layers))
 	for _, l := range layers {
 		if _, done := out[l]; done {

@@ -5,14 +5,116 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/hf"
 )
 
-// Dims are a model's MLP sizes.
+// Dims are a model's MLP sizes, its architecture (HF model_type or GGUF general.architecture) and the
+// norm before its MLP.
 type Dims struct {
 	NLayers, DModel, DMLP int
+	Arch                  string
+	Norm                  Norm
+}
+
+// CheckProcessing refuses TL processing for an architecture whose norm wcos does not know.
+func (d Dims) CheckProcessing(path string, proc Processing) error {
+	if proc == TL && d.Norm == UnknownNorm {
+		return fmt.Errorf("%s: TransformerLens processing (--weights tl) is known for model types %s and GGUF architectures %s, not %q; use --weights raw",
+			path, knownNorms(hfNorms), knownNorms(ggufNorms), d.Arch)
+	}
+	return nil
+}
+
+// archNorm is where an architecture keeps the weight of the norm before the MLP.
+type archNorm struct {
+	norm    Norm
+	name    string // tensor name format with the layer's %d; "" for a LayerNorm without parameters
+	plusOne bool   // the stored weight is w of Gemma's x·(1 + w)
+}
+
+// hfNorms are the HF model types wcos knows (spec §1.3): OLMo-1's LayerNorm has no parameters; Gemma
+// scales by 1 + w; Gemma-2 and -3 have a norm before and after the MLP, and the one before is folded.
+var hfNorms = map[string]archNorm{
+	"olmo":        {norm: LayerNorm},
+	"llama":       {RMSNorm, "model.layers.%d.post_attention_layernorm.weight", false},
+	"mistral":     {RMSNorm, "model.layers.%d.post_attention_layernorm.weight", false},
+	"qwen2":       {RMSNorm, "model.layers.%d.post_attention_layernorm.weight", false},
+	"qwen3":       {RMSNorm, "model.layers.%d.post_attention_layernorm.weight", false},
+	"gemma":       {RMSNorm, "model.layers.%d.post_attention_layernorm.weight", true},
+	"gemma2":      {RMSNorm, "model.layers.%d.pre_feedforward_layernorm.weight", true},
+	"gemma3_text": {RMSNorm, "model.layers.%d.pre_feedforward_layernorm.weight", true},
+}
+
+// ggufNorms are the GGUF architectures wcos knows. llama.cpp's and ollama's converters store Gemma's
+// norm weights as 1 + w already (ggml multiplies by the weight), so none is shifted here.
+var ggufNorms = map[string]archNorm{
+	"olmo":   {norm: LayerNorm},
+	"llama":  {RMSNorm, "blk.%d.ffn_norm.weight", false},
+	"qwen2":  {RMSNorm, "blk.%d.ffn_norm.weight", false},
+	"qwen3":  {RMSNorm, "blk.%d.ffn_norm.weight", false},
+	"gemma":  {RMSNorm, "blk.%d.ffn_norm.weight", false},
+	"gemma2": {RMSNorm, "blk.%d.ffn_norm.weight", false},
+	"gemma3": {RMSNorm, "blk.%d.ffn_norm.weight", false},
+}
+
+func knownNorms(m map[string]archNorm) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// lookupNorm returns the architecture's entry, UnknownNorm if it has none.
+func lookupNorm(m map[string]archNorm, arch string) archNorm {
+	if a, ok := m[arch]; ok {
+		return a
+	}
+	return archNorm{norm: UnknownNorm}
+}
+
+// checkShape checks up front that layer l's norm weight exists with d values.
+func (a archNorm) checkShape(l, d int, shape func(name string) ([]int64, error)) error {
+	if a.name == "" {
+		return nil
+	}
+	name := fmt.Sprintf(a.name, l)
+	sh, err := shape(name)
+	if err != nil {
+		return fmt.Errorf("layer %d: no tensor %s (the norm before the MLP)", l, name)
+	}
+	if len(sh) != 1 || sh[0] != int64(d) {
+		return fmt.Errorf("layer %d: %s has shape %v, want [%d]", l, name, sh, d)
+	}
+	return nil
+}
+
+// normWeight reads layer l's norm weight through read (which returns the values and the row-major
+// shape), checks it has d values and applies Gemma's 1 + w in float32. It returns nil when the norm
+// has no weight.
+func (a archNorm) normWeight(l, d int, read func(name string) ([]float32, []int64, error)) ([]float32, error) {
+	if a.name == "" {
+		return nil, nil
+	}
+	name := fmt.Sprintf(a.name, l)
+	v, shape, err := read(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) != 1 || shape[0] != int64(d) {
+		return nil, fmt.Errorf("layer %d: %s has shape %v, want [%d]", l, name, shape, d)
+	}
+	if a.plusOne {
+		for i := range v {
+			v[i]++
+		}
+	}
+	return v, nil
 }
 
 // Source yields one layer of MLP weights at a time. Layer may be called from one goroutine at a time.
@@ -41,9 +143,10 @@ func Open(path string) (Source, error) {
 type hfSource struct {
 	ck   *hf.Checkpoint
 	dims Dims
+	norm archNorm
 }
 
-// OpenHF opens a Hugging Face OLMo directory (safetensors, sharded or not).
+// OpenHF opens a Hugging Face directory of a gated MLP model (safetensors, sharded or not).
 func OpenHF(dir string) (Source, error) {
 	ck, err := hf.Open(dir)
 	if err != nil {
@@ -62,6 +165,9 @@ func OpenHF(dir string) (Source, error) {
 		return nil, fmt.Errorf("%s: no gated MLP tensors (%s not found)", dir, gate)
 	}
 	s.dims.NLayers = nl
+	s.dims.Arch = ck.Config.ModelType
+	s.norm = lookupNorm(hfNorms, s.dims.Arch)
+	s.dims.Norm = s.norm.norm
 	for l := range nl {
 		g, u, d := hf.MLPNames(l)
 		var shapes [3][]int64
@@ -74,6 +180,13 @@ func OpenHF(dir string) (Source, error) {
 			shapes[i] = info.Shape
 		}
 		if err := s.dims.checkShapes(l, shapes, [3]string{g, u, d}); err != nil {
+			ck.Close()
+			return nil, fmt.Errorf("%s: %v", dir, err)
+		}
+		if err := s.norm.checkShape(l, s.dims.DModel, func(name string) ([]int64, error) {
+			info, err := ck.Info(name)
+			return info.Shape, err
+		}); err != nil {
 			ck.Close()
 			return nil, fmt.Errorf("%s: %v", dir, err)
 		}
@@ -120,13 +233,18 @@ func (s *hfSource) Layer(l int) (*LayerWeights, error) {
 	if err != nil {
 		return nil, err
 	}
+	nw, err := s.norm.normWeight(l, s.dims.DModel, s.ck.Float32)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", s.ck.Dir, err)
+	}
 	return &LayerWeights{DMLP: s.dims.DMLP, DModel: s.dims.DModel, Gate: gate, In: up,
-		Out: transpose(down, s.dims.DModel, s.dims.DMLP)}, nil
+		Out: transpose(down, s.dims.DModel, s.dims.DMLP), Norm: s.norm.norm, NormWeight: nw}, nil
 }
 
 type ggufSource struct {
 	g    *bindings.GGUF
 	dims Dims
+	norm archNorm
 }
 
 // GGUFMLPNames are the GGUF names of layer l's gate, up and down weights.
@@ -148,7 +266,9 @@ func OpenGGUF(path string) (Source, error) {
 	nl := 0
 	if d, err := g.Dims(); err == nil {
 		nl = d.NLayer
+		s.dims.Arch = d.Arch
 	} else {
+		s.dims.Arch, _ = g.String("general.architecture")
 		for g.Has(fmt.Sprintf("blk.%d.ffn_down.weight", nl)) {
 			nl++
 		}
@@ -159,6 +279,8 @@ func OpenGGUF(path string) (Source, error) {
 		return nil, fmt.Errorf("%s: no gated MLP tensors (%s not found)", path, gate)
 	}
 	s.dims.NLayers = nl
+	s.norm = lookupNorm(ggufNorms, s.dims.Arch)
+	s.dims.Norm = s.norm.norm
 	for l := range nl {
 		gn, un, dn := GGUFMLPNames(l)
 		var shapes [3][]int64
@@ -171,6 +293,13 @@ func OpenGGUF(path string) (Source, error) {
 			shapes[i] = info.Shape
 		}
 		if err := s.dims.checkShapes(l, shapes, [3]string{gn, un, dn}); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		if err := s.norm.checkShape(l, s.dims.DModel, func(name string) ([]int64, error) {
+			info, err := g.Info(name)
+			return info.Shape, err
+		}); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
@@ -215,9 +344,13 @@ func (s *ggufSource) Layer(l int) (*LayerWeights, error) {
 	if err != nil {
 		return nil, err
 	}
+	nw, err := s.norm.normWeight(l, s.dims.DModel, s.g.Float32)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", s.g.Path(), err)
+	}
 	// ffn_down has ne [n_ff, d_model], i.e. HF's [d_model, n_ff] row-major: transpose to neuron-major.
 	return &LayerWeights{DMLP: s.dims.DMLP, DModel: s.dims.DModel, Gate: gate, In: up,
-		Out: transpose(down, s.dims.DModel, s.dims.DMLP)}, nil
+		Out: transpose(down, s.dims.DModel, s.dims.DMLP), Norm: s.norm.norm, NormWeight: nw}, nil
 }
 
 // MemSource serves weights already in memory (tests, benchmarks, other experiments).
