@@ -106,7 +106,11 @@ func (m *Model) NewContext(opt ContextOptions) (*Context, error) {
 		p.type_k = C.GGML_TYPE_F32
 		p.type_v = C.GGML_TYPE_F32
 	}
-	h := C.wcos_hooks_new(C.int(m.NLayer()), C.int(m.NFF()), C.int(m.NEmbd()), C.int(opt.MaxTokens), C.float(m.NormEps()))
+	rms := C.int(0)
+	if m.RMSNorm() {
+		rms = 1
+	}
+	h := C.wcos_hooks_new(C.int(m.NLayer()), C.int(m.NFF()), C.int(m.NEmbd()), C.int(opt.MaxTokens), C.float(m.NormEps()), rms)
 	if h == nil {
 		return nil, errors.New("context: out of memory for hooks")
 	}
@@ -352,7 +356,7 @@ func (c *Context) Captured(layer int, kind Kind, neurons int) []float32 {
 	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nTok*neurons)...)
 }
 
-// Scales copies the final LayerNorm scale per token of the last decode (Spec.Scale must be set).
+// Scales copies the final norm's scale (LayerNorm or RMSNorm, see wcos_k_scale) per token of the last decode (Spec.Scale must be set).
 func (c *Context) Scales() []float32 {
 	p := C.wcos_hooks_scales(c.hooks)
 	if p == nil || c.nTok == 0 {

@@ -106,9 +106,20 @@ func (m *Model) NFF() int {
 	return n
 }
 
-// NormEps is the LayerNorm epsilon.
+// RMSNorm reports whether the model's norms are RMSNorms (llama.cpp's layer_norm_rms_epsilon key, as
+// Llama, Mistral, Qwen and Gemma have) rather than LayerNorms (OLMo).
+func (m *Model) RMSNorm() bool {
+	_, ok := m.Meta(m.Arch() + ".attention.layer_norm_rms_epsilon")
+	return ok
+}
+
+// NormEps is the epsilon of the model's LayerNorms or RMSNorms.
 func (m *Model) NormEps() float32 {
-	s, _ := m.Meta(m.Arch() + ".attention.layer_norm_epsilon")
+	key := ".attention.layer_norm_epsilon"
+	if m.RMSNorm() {
+		key = ".attention.layer_norm_rms_epsilon"
+	}
+	s, _ := m.Meta(m.Arch() + key)
 	f, err := strconv.ParseFloat(s, 32)
 	if err != nil {
 		return 1e-5

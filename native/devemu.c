@@ -50,8 +50,8 @@ static int emu_quadrants(const wcos_quad_args *a) {
     return 0;
 }
 
-static int emu_scale(const float *x, int64_t n_embd, int rows, float eps, float *out) {
-    for (int r = 0; r < rows; r++) out[r] = wcos_k_scale(x, n_embd, r, eps);
+static int emu_scale(const float *x, int64_t n_embd, int rows, float eps, int rms, float *out) {
+    for (int r = 0; r < rows; r++) out[r] = wcos_k_scale(x, n_embd, r, eps, rms);
     return 0;
 }
 

@@ -162,12 +162,16 @@ WCOS_KERN void wcos_k_quadrants(const wcos_quad_args *a, int n, int r0, int r1) 
     }
 }
 
-// The final LayerNorm scale of row r, as on_last_out in hooks.c (same float64 order: bit-identical).
-WCOS_KERN float wcos_k_scale(const float *x, int64_t n_embd, int r, float eps) {
+// The final norm's scale of row r (TransformerLens's ln_final.hook_scale), as on_last_out in hooks.c
+// (same float64 order: bit-identical): sqrt(var + eps) for a LayerNorm, sqrt(mean(x²) + eps) for an
+// RMSNorm (rms != 0).
+WCOS_KERN float wcos_k_scale(const float *x, int64_t n_embd, int r, float eps, int rms) {
     const float *v = x + (int64_t)r * n_embd;
     double mean = 0, var = 0;
-    for (int64_t i = 0; i < n_embd; i++) mean += v[i];
-    mean /= n_embd;
+    if (!rms) {
+        for (int64_t i = 0; i < n_embd; i++) mean += v[i];
+        mean /= n_embd;
+    }
     for (int64_t i = 0; i < n_embd; i++) var += (v[i] - mean) * (v[i] - mean);
     var /= n_embd;
     return (float)sqrt(var + eps);

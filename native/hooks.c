@@ -37,6 +37,7 @@ typedef struct {
 struct wcos_hooks {
     int n_layer, n_ff, n_embd, max_rows;
     float norm_eps;
+    int norm_rms;                 // the final norm is an RMSNorm (else a LayerNorm)
     int gate_cond, post_cond;
     bool want_scale;
     float *scale;                 // [max_rows]
@@ -71,7 +72,7 @@ struct wcos_hooks {
     char err[256];
 };
 
-wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, float norm_eps) {
+wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, float norm_eps, int norm_rms) {
     wcos_hooks *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     h->n_layer = n_layer;
@@ -79,6 +80,7 @@ wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, floa
     h->n_embd = n_embd;
     h->max_rows = max_rows;
     h->norm_eps = norm_eps;
+    h->norm_rms = norm_rms;
     h->rows_per_thread = 512;
     const char *dh = getenv("WCOS_DEVICE_HOOKS");
     h->host_only = dh && strcmp(dh, "0") == 0;
@@ -571,12 +573,12 @@ static bool on_last_out(wcos_hooks *h, struct ggml_tensor *t) {
     if (ops) {
         float *out = dbuf(h, ops, DB_OUT, sizeof(float) * (size_t)rows);
         if (!out) return false;
-        if (ops->scale(t->data, h->n_embd, rows, h->norm_eps, out) ||
+        if (ops->scale(t->data, h->n_embd, rows, h->norm_eps, h->norm_rms, out) ||
             ops->download(h->scale + h->scale_rows, out, sizeof(float) * (size_t)rows))
             return dev_fail(h, ops, "final norm scale");
     } else {
         const float *x = host_view(h, t, WCOS_POST, &copied);
-        for (int r = 0; r < rows; r++) h->scale[h->scale_rows + r] = wcos_k_scale(x, h->n_embd, r, h->norm_eps);
+        for (int r = 0; r < rows; r++) h->scale[h->scale_rows + r] = wcos_k_scale(x, h->n_embd, r, h->norm_eps, h->norm_rms);
     }
     h->scale_rows += rows;
     return true;

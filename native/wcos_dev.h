@@ -59,7 +59,7 @@ typedef struct wcos_dev_ops {
     int (*gather)(const float *src, int64_t ld, int rows, const int32_t *idx, int n, float *dst);
     int (*quadrants)(const wcos_quad_args *a);
     // out[r] = sqrt(var(x_r) + eps) (out device, [rows]).
-    int (*scale)(const float *x, int64_t n_embd, int rows, float eps, float *out);
+    int (*scale)(const float *x, int64_t n_embd, int rows, float eps, int rms, float *out);
     // Per-token metrics of logits [rows, n_vocab] (outputs device, [rows]); target[r] < 0: none.
     int (*metrics)(const float *logits, int64_t n_vocab, int rows, const int32_t *target, double *entropy,
                    double *loss, int32_t *rank);

@@ -14,8 +14,9 @@ enum wcos_kind { WCOS_GATE = 0, WCOS_UP = 1, WCOS_POST = 2, WCOS_NKINDS = 3 };
 
 typedef struct wcos_hooks wcos_hooks;
 
-// wcos_hooks_new allocates hook state for a model; max_rows bounds the tokens of one decode.
-wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, float norm_eps);
+// wcos_hooks_new allocates hook state for a model; max_rows bounds the tokens of one decode; norm_eps and
+// norm_rms describe the final norm (an RMSNorm when norm_rms != 0, else a LayerNorm).
+wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, float norm_eps, int norm_rms);
 void wcos_hooks_free(wcos_hooks *h);
 
 // Capture gate/up/post of layer `layer` for neurons idx[0..n) (n < 0: all n_ff; 0: none) into C buffers of

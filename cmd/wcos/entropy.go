@@ -19,7 +19,8 @@ func entropyCommand() *cli.Command {
 		Usage:     "per-token entropy, loss, rank and scale, with optional (conditional) ablation of a neuron set",
 		UsageText: "wcos entropy [--model M] [--dataset D] [--neurons L.N,…|@FILE|CLASS [--n-neurons N|F|CLASS] [--baseline]] [--ablation zero|mean] [--means FILE] [--gate +|-] [--post +|-] [--out DIR]",
 		Description: `Runs the model over a data set and records per token (paper-spec §4.4): entropy -Σ p log(p+1e-8),
-loss -log p(next), rank (logits strictly greater than the next token's) and the final LayerNorm scale.
+loss -log p(next), rank (logits strictly greater than the next token's) and the final norm's scale (TransformerLens's
+ln_final.hook_scale: sqrt(var+eps) for OLMo's LayerNorm, sqrt(mean(x²)+eps) for an RMSNorm model).
 With --neurons, hook_post of those neurons is ablated: set to 0 (--ablation zero) or to given values
 (--ablation mean --means FILE), at every token or only where the gate (--gate) and/or the refactored
 activation s_n·post (--post; raw sign with --refactor=false) has the given sign.

@@ -279,7 +279,7 @@ func Run(cfg Config) (*Summary, error) {
 		"model": cfg.Model, "dataset": cfg.Dataset,
 		"layout":  "[rows, max_len] zero-padded; lengths[r] tokens valid in row r; loss/rank valid at positions < lengths-1",
 		"entropy": "-sum p log(p+1e-8), natural log", "loss": "-log p(next token)", "rank": "number of logits strictly greater than the next token's",
-		"scale": "final LayerNorm scale sqrt(var(resid)+eps)",
+		"scale": "final norm scale: sqrt(var(resid)+eps) for a LayerNorm model, sqrt(mean(resid^2)+eps) for an RMSNorm model",
 	}
 	if err := safetensors.Write(filepath.Join(tmp, "metrics.safetensors"), res.tensors(n), meta); err != nil {
 		return nil, err

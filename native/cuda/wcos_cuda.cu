@@ -71,9 +71,9 @@ __global__ void quadrant_kernel(wcos_quad_args a) {
     }
 }
 
-__global__ void scale_kernel(const float *x, int64_t n_embd, int rows, float eps, float *out) {
+__global__ void scale_kernel(const float *x, int64_t n_embd, int rows, float eps, int rms, float *out) {
     const int r = blockIdx.x * blockDim.x + threadIdx.x;
-    if (r < rows) out[r] = wcos_k_scale(x, n_embd, r, eps);
+    if (r < rows) out[r] = wcos_k_scale(x, n_embd, r, eps, rms);
 }
 
 // Eight consecutive threads are the eight lanes of one row; each combines them in lane order, as the
@@ -193,9 +193,9 @@ int quadrants(const wcos_quad_args *a) {
     return finish("quadrant kernel");
 }
 
-int scale(const float *x, int64_t n_embd, int rows, float eps, float *out) {
+int scale(const float *x, int64_t n_embd, int rows, float eps, int rms, float *out) {
     if (rows <= 0) return 0;
-    scale_kernel<<<(rows + kThreads - 1) / kThreads, kThreads, 0, stream()>>>(x, n_embd, rows, eps, out);
+    scale_kernel<<<(rows + kThreads - 1) / kThreads, kThreads, 0, stream()>>>(x, n_embd, rows, eps, rms, out);
     return finish("scale kernel");
 }
 
