@@ -281,10 +281,10 @@ func (c *Context) Decode(rows [][]int32) error {
 		}
 		off += n
 	}
+	if err := c.checkHooked("decode", total); err != nil {
+		return err
+	}
 	for l := 0; l < c.model.NLayer(); l++ {
-		if seen := int(C.wcos_hooks_rows_seen(c.hooks, C.int(l))); seen != 0 && seen != total {
-			return fmt.Errorf("decode: layer %d hooks saw %d of %d tokens", l, seen, total)
-		}
 		if seen := int(C.wcos_hooks_residual_rows(c.hooks, C.int(l))); c.residual && seen != total {
 			return fmt.Errorf("decode: the residual stream after layer %d has %d of %d tokens", l, seen, total)
 		}
@@ -354,6 +354,23 @@ func (c *Context) Captured(layer int, kind Kind, neurons int) []float32 {
 		return nil
 	}
 	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nTok*neurons)...)
+}
+
+// checkHooked requires every hooked layer's MLP node to have seen tokens — a graph without the node (an
+// architecture whose MLP llama.cpp builds otherwise) would leave a set unablated — and, unless total
+// < 0, all total tokens of the decode. (Generation asks for few logits, and llama.cpp runs the last
+// layer on those rows only.)
+func (c *Context) checkHooked(op string, total int) error {
+	for l := 0; l < c.model.NLayer(); l++ {
+		seen := int(C.wcos_hooks_rows_seen(c.hooks, C.int(l)))
+		switch {
+		case seen == 0 && C.wcos_hooks_layer_active(c.hooks, C.int(l)) != 0:
+			return fmt.Errorf("%s: layer %d: llama.cpp's graph of architecture %q has no gated MLP node (ffn_swiglu-%d or ffn_geglu-%d) to hook", op, l, c.model.Arch(), l, l)
+		case total >= 0 && seen != 0 && seen != total:
+			return fmt.Errorf("%s: layer %d hooks saw %d of %d tokens", op, l, seen, total)
+		}
+	}
+	return nil
 }
 
 // Scales copies the final norm's scale (LayerNorm or RMSNorm, see wcos_k_scale) per token of the last decode (Spec.Scale must be set).

@@ -178,7 +178,7 @@ func (c *Context) decodeBatch(n int) error {
 		}
 		return fmt.Errorf("generate: llama_decode returned %d", int(rc))
 	}
-	return nil
+	return c.checkHooked("generate", -1)
 }
 
 // SampleLogits is wcos_sample on logits: the index the uniform draw u picks from softmax(logits /

@@ -133,6 +133,19 @@ func (m *Model) VocabSize() int { return int(C.llama_vocab_n_tokens(m.vocab)) }
 // EOS is the end-of-text token id (dolma-small prepends it as BOS).
 func (m *Model) EOS() int32 { return int32(C.llama_vocab_eos(m.vocab)) }
 
+// BOS is the id prepended to every text, as TransformerLens's prepend_bos and HF's add_bos_token do:
+// OLMo has no BOS and marks a document's start with EOS (paper-spec §7), so an "olmo" GGUF gets EOS
+// whatever its bos key says (llama.cpp's converter leaves it at the gpt2 default); other models get
+// their vocabulary's BOS (Llama's <|begin_of_text|>, Gemma's <bos>), or EOS if they have none.
+func (m *Model) BOS() int32 {
+	if m.Arch() != "olmo" {
+		if b := C.llama_vocab_bos(m.vocab); b >= 0 {
+			return int32(b)
+		}
+	}
+	return m.EOS()
+}
+
 // NParams is the number of parameters.
 func (m *Model) NParams() uint64 { return uint64(C.llama_model_n_params(m.m)) }
 

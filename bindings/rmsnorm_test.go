@@ -1,98 +1,15 @@
 package bindings_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/ollama/ollama/convert"
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/hooks"
 	"github.com/wcos-dev/wcos/internal/testmodels"
-	"github.com/wcos-dev/wcos/safetensors"
 )
-
-const (
-	llamaD, llamaFF, llamaLayers, llamaHeads = 64, 128, 2, 4
-	llamaEps                                 = 1e-5
-)
-
-// llamaGGUF writes a random Llama (LlamaForCausalLM) checkpoint with tiny-olmo's tokenizer and converts
-// it with ollama's converter: a model with weighted RMSNorms that llama.cpp runs through its llama
-// graph. zero lists, per layer, neurons whose down_proj column is set to 0 — the network a zero
-// ablation of those neurons must equal.
-func llamaGGUF(t *testing.T, zero map[int][]int) string {
-	t.Helper()
-	const V = 50304
-	d, ff := llamaD, llamaFF
-	rng := rand.New(rand.NewPCG(11, 5))
-	mat := func(n int, s, off float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64()*s + off)
-		}
-		return v
-	}
-	dir := t.TempDir()
-	ts := []safetensors.Tensor{
-		safetensors.F32("model.embed_tokens.weight", []int64{V, int64(d)}, mat(V*d, 0.5, 0.1)),
-		safetensors.F32("model.norm.weight", []int64{int64(d)}, mat(d, 0.1, 1)),
-		safetensors.F32("lm_head.weight", []int64{V, int64(d)}, mat(V*d, 0.2, 0)),
-	}
-	for l := range llamaLayers {
-		p := fmt.Sprintf("model.layers.%d.", l)
-		down := mat(d*ff, 0.1, 0.02)
-		for _, n := range zero[l] {
-			for k := range d {
-				down[k*ff+n] = 0
-			}
-		}
-		ts = append(ts,
-			safetensors.F32(p+"input_layernorm.weight", []int64{int64(d)}, mat(d, 0.1, 1)),
-			safetensors.F32(p+"post_attention_layernorm.weight", []int64{int64(d)}, mat(d, 0.1, 1)),
-			safetensors.F32(p+"self_attn.q_proj.weight", []int64{int64(d), int64(d)}, mat(d*d, 0.1, 0)),
-			safetensors.F32(p+"self_attn.k_proj.weight", []int64{int64(d), int64(d)}, mat(d*d, 0.1, 0)),
-			safetensors.F32(p+"self_attn.v_proj.weight", []int64{int64(d), int64(d)}, mat(d*d, 0.1, 0)),
-			safetensors.F32(p+"self_attn.o_proj.weight", []int64{int64(d), int64(d)}, mat(d*d, 0.1, 0)),
-			safetensors.F32(p+"mlp.gate_proj.weight", []int64{int64(ff), int64(d)}, mat(ff*d, 0.15, 0)),
-			safetensors.F32(p+"mlp.up_proj.weight", []int64{int64(ff), int64(d)}, mat(ff*d, 0.15, 0)),
-			safetensors.F32(p+"mlp.down_proj.weight", []int64{int64(d), int64(ff)}, down))
-	}
-	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := json.Marshal(map[string]any{"architectures": []string{"LlamaForCausalLM"}, "model_type": "llama",
-		"hidden_size": d, "intermediate_size": ff, "num_hidden_layers": llamaLayers, "num_attention_heads": llamaHeads,
-		"num_key_value_heads": llamaHeads, "rms_norm_eps": llamaEps, "vocab_size": V, "max_position_embeddings": 256,
-		"rope_theta": 10000.0, "bos_token_id": 50279, "eos_token_id": 50279})
-	files := map[string][]byte{"config.json": cfg}
-	for _, name := range []string{"tokenizer.json", "tokenizer_config.json"} {
-		b, err := os.ReadFile(filepath.Join(testmodels.TinyDir(), name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = b
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(dir, "llama.gguf")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := convert.ConvertModel(os.DirFS(dir), f); err != nil {
-		t.Fatalf("ollama convert: %v", err)
-	}
-	return path
-}
 
 func randomRows(rows, n int, seed uint64) [][]int32 {
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -106,55 +23,54 @@ func randomRows(rows, n int, seed uint64) [][]int32 {
 	return out
 }
 
-// TestRMSNormScale: on an RMSNorm model the recorded scale is TransformerLens's RMSNorm hook_scale,
-// sqrt(mean(x²) + eps) of the last layer's residual, with eps from llama.cpp's layer_norm_rms_epsilon
-// — not the LayerNorm's sqrt(var + eps), which differs there by more than the tolerance. Host path and
-// the device path's host emulation.
+// TestRMSNormScale: on an RMSNorm model (Llama, Gemma-2) the recorded scale is TransformerLens's
+// RMSNorm hook_scale, sqrt(mean(x²) + eps) of the last layer's residual, with eps from llama.cpp's
+// layer_norm_rms_epsilon — not the LayerNorm's sqrt(var + eps), which differs there by more than the
+// tolerance. Host path and the device path's host emulation.
 func TestRMSNormScale(t *testing.T) {
-	path := llamaGGUF(t, nil)
-	const L = 24
+	const L, d = 24, testmodels.RMSDModel
 	rows := randomRows(2, L, 3)
-	for _, emulate := range []bool{false, true} {
-		r := newRunOn(t, path, 2, L, 0, 0, func(o *bindings.ContextOptions) { o.Threads = 1 })
-		if !r.m.RMSNorm() || math.Abs(float64(r.m.NormEps())-llamaEps) > 1e-12 {
-			t.Fatalf("llama: RMSNorm %v, eps %g; want true, %g", r.m.RMSNorm(), r.m.NormEps(), llamaEps)
-		}
-		if emulate {
-			bindings.TuneDevice(r.ctx, 1, 0, 0)
-		}
-		r.decode(t, hooks.Spec{Scale: true, Residual: true}, rows)
-		res, sc := r.ctx.Residual(llamaLayers-1), r.ctx.Scales()
-		if len(sc) != 2*L || len(res) != 2*L*llamaD {
-			t.Fatalf("emulate=%v: %d scales, %d residual floats", emulate, len(sc), len(res))
-		}
-		var lnOff float64
-		for i, got := range sc {
-			x := res[i*llamaD : (i+1)*llamaD]
-			var ss, sum float64
-			for _, v := range x {
-				ss += float64(v) * float64(v)
-				sum += float64(v)
+	for _, arch := range testmodels.RMSArchs {
+		path := testmodels.RMSModel(t, arch, nil)
+		for _, emulate := range []bool{false, true} {
+			r := newRunOn(t, path, 2, L, 0, 0, func(o *bindings.ContextOptions) { o.Threads = 1 })
+			if !r.m.RMSNorm() || math.Abs(float64(r.m.NormEps())-testmodels.RMSEps) > 1e-12 {
+				t.Fatalf("%s: RMSNorm %v, eps %g; want true, %g", arch, r.m.RMSNorm(), r.m.NormEps(), testmodels.RMSEps)
 			}
-			want := math.Sqrt(ss/llamaD + llamaEps)
-			if rel := math.Abs(float64(got)-want) / want; rel > 1e-6 {
-				t.Fatalf("emulate=%v token %d: scale %g, want sqrt(mean(x²)+eps) = %g (relative %.2g)", emulate, i, got, want, rel)
+			if emulate {
+				bindings.TuneDevice(r.ctx, 1, 0, 0)
 			}
-			mean := sum / llamaD
-			ln := math.Sqrt(ss/llamaD - mean*mean + llamaEps)
-			lnOff = max(lnOff, math.Abs(ln-want)/want)
-		}
-		if lnOff < 1e-4 {
-			t.Fatalf("the LayerNorm scale is within %.2g of the RMSNorm one: the test cannot tell them apart", lnOff)
+			r.decode(t, hooks.Spec{Scale: true, Residual: true}, rows)
+			res, sc := r.ctx.Residual(testmodels.RMSLayers-1), r.ctx.Scales()
+			if len(sc) != 2*L || len(res) != 2*L*d {
+				t.Fatalf("%s emulate=%v: %d scales, %d residual floats", arch, emulate, len(sc), len(res))
+			}
+			var lnOff float64
+			for i, got := range sc {
+				var ss, sum float64
+				for _, v := range res[i*d : (i+1)*d] {
+					ss += float64(v) * float64(v)
+					sum += float64(v)
+				}
+				want := math.Sqrt(ss/d + testmodels.RMSEps)
+				if rel := math.Abs(float64(got)-want) / want; rel > 1e-6 {
+					t.Fatalf("%s emulate=%v token %d: scale %g, want sqrt(mean(x²)+eps) = %g (relative %.2g)", arch, emulate, i, got, want, rel)
+				}
+				mean := sum / d
+				lnOff = max(lnOff, math.Abs(math.Sqrt(ss/d-mean*mean+testmodels.RMSEps)-want)/want)
+			}
+			if lnOff < 1e-4 {
+				t.Fatalf("%s: the LayerNorm scale is within %.2g of the RMSNorm one: the test cannot tell them apart", arch, lnOff)
+			}
 		}
 	}
 }
 
-// TestRMSNormAblation: the ablation hooks find the MLP nodes of llama.cpp's llama graph. Zero ablation
-// of neurons equals the model whose down_proj columns of those neurons are 0, logit for logit, and
-// changes the clean logits.
+// TestRMSNormAblation: the ablation hooks find the gated MLP node of llama.cpp's Llama graph
+// (ffn_swiglu) and Gemma-2 graph (ffn_geglu). Zero ablation of neurons equals the model whose down_proj
+// columns of those neurons are 0, logit for logit, and changes the clean logits; so does generation.
 func TestRMSNormAblation(t *testing.T) {
 	zero := map[int][]int{0: {9, 64}, 1: {3, 5, 17, 127}}
-	path, zeroed := llamaGGUF(t, nil), llamaGGUF(t, zero)
 	const L = 24
 	rows := randomRows(2, L, 4)
 	opts := func(o *bindings.ContextOptions) { o.Threads = 1 }
@@ -164,22 +80,62 @@ func TestRMSNormAblation(t *testing.T) {
 			a.Neurons = append(a.Neurons, hooks.Neuron{Layer: l, Index: n})
 		}
 	}
-	ablated := newRunOn(t, path, 2, L, 0, 0, opts)
-	ablated.decode(t, hooks.Spec{Ablation: a}, rows)
-	want := newRunOn(t, zeroed, 2, L, 0, 0, opts)
-	want.decode(t, hooks.Spec{}, rows)
-	clean := newRunOn(t, path, 2, L, 0, 0, opts)
-	clean.decode(t, hooks.Spec{}, rows)
-	var diff, change float64
-	for i := range 2 * L {
-		diff = max(diff, maxAbsDiff(ablated.ctx.Logits(i), want.ctx.Logits(i)))
-		change = max(change, maxAbsDiff(ablated.ctx.Logits(i), clean.ctx.Logits(i)))
+	for _, arch := range testmodels.RMSArchs {
+		path, zeroed := testmodels.RMSModel(t, arch, nil), testmodels.RMSModel(t, arch, zero)
+		ablated := newRunOn(t, path, 2, L, 0, 0, opts)
+		ablated.decode(t, hooks.Spec{Ablation: a}, rows)
+		want := newRunOn(t, zeroed, 2, L, 0, 0, opts)
+		want.decode(t, hooks.Spec{}, rows)
+		clean := newRunOn(t, path, 2, L, 0, 0, opts)
+		clean.decode(t, hooks.Spec{}, rows)
+		var diff, change float64
+		for i := range 2 * L {
+			diff = max(diff, maxAbsDiff(ablated.ctx.Logits(i), want.ctx.Logits(i)))
+			change = max(change, maxAbsDiff(ablated.ctx.Logits(i), clean.ctx.Logits(i)))
+		}
+		if diff > 1e-5 {
+			t.Fatalf("%s: zero ablation vs zeroed down_proj columns: logits differ by %.3g", arch, diff)
+		}
+		if change < 1e-3 {
+			t.Fatalf("%s: zero ablation changed the logits by only %.3g: the hooks did not reach the graph", arch, change)
+		}
+		prompts := [][]int32{rows[0][:5], rows[1][:9]}
+		gen := func(path string, spec hooks.Spec) [][]int32 {
+			r := newRunOn(t, path, 2, L, 0, 0, opts)
+			if err := r.ctx.SetHooks(spec); err != nil {
+				t.Fatal(err)
+			}
+			g, err := r.ctx.Generate(prompts, bindings.GenerateOptions{MaxNew: 12})
+			if err != nil {
+				t.Fatalf("%s: %v", arch, err)
+			}
+			return g
+		}
+		if g, w := gen(path, hooks.Spec{Ablation: a}), gen(zeroed, hooks.Spec{}); fmt.Sprint(g) != fmt.Sprint(w) {
+			t.Fatalf("%s: generation with the ablation %v, with zeroed columns %v", arch, g, w)
+		}
+		t.Logf("%s: ablated vs zeroed columns %.3g; ablated vs clean %.3g", arch, diff, change)
 	}
-	if diff > 1e-5 {
-		t.Fatalf("zero ablation vs zeroed down_proj columns: logits differ by %.3g", diff)
+}
+
+// TestBOS: OLMo's BOS is its EOS id (it has none: HF add_bos_token with bos := eos); another
+// architecture's is its vocabulary's tokenizer.ggml.bos_token_id (the test Llama's is <|padding|>, 1).
+func TestBOS(t *testing.T) {
+	olmo, err := bindings.LoadModel(testmodels.GGUF(t, testmodels.TinyDir(), "f32"), bindings.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if change < 1e-3 {
-		t.Fatalf("zero ablation changed the logits by only %.3g: the hooks did not reach the llama graph", change)
+	defer olmo.Close()
+	if olmo.BOS() != olmo.EOS() || olmo.EOS() != 0 {
+		t.Errorf("tiny-olmo: BOS %d, EOS %d; want both 0 (<|endoftext|>)", olmo.BOS(), olmo.EOS())
 	}
-	t.Logf("ablated vs zeroed columns: %.3g; ablated vs clean: %.3g", diff, change)
+	llama, err := bindings.LoadModel(testmodels.RMSModel(t, "llama", nil), bindings.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer llama.Close()
+	key, ok := llama.Meta("tokenizer.ggml.bos_token_id")
+	if !ok || key != fmt.Sprint(llama.BOS()) || llama.BOS() != 1 || llama.EOS() != 0 {
+		t.Errorf("llama: BOS %d, EOS %d, tokenizer.ggml.bos_token_id %q (present %v); want 1, 0", llama.BOS(), llama.EOS(), key, ok)
+	}
 }

@@ -101,7 +101,7 @@ func Convert(hfDir, outPath string, opts Options) (Report, error) {
 	cfgPath := filepath.Join(hfDir, "config.json")
 	cfg := &ck.Config
 	if !cfg.IsOLMo() {
-		return Report{}, fmt.Errorf("%s: unsupported architecture %q (only OlmoForCausalLM, OLMo-1)", cfgPath, cfg.Architecture())
+		return Report{}, fmt.Errorf("%s: unsupported architecture %q (wcos converts OlmoForCausalLM, OLMo-1; convert other models with llama.cpp's convert_hf_to_gguf.py and give the GGUF)", cfgPath, cfg.Architecture())
 	}
 	if err := checkConfig(cfg); err != nil {
 		return Report{}, fmt.Errorf("%s: %v", cfgPath, err)

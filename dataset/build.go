@@ -146,10 +146,10 @@ func Build(ctx context.Context, out string, sources []string, tok Tokenizer, opt
 		meta.MaxLength = -1
 	}
 	if tok != nil {
-		eos := tok.EOS()
+		eos, bos := tok.EOS(), tok.BOS()
 		meta.EOSID, meta.VocabSize = &eos, tok.VocabSize()
 		if !opts.NoBOS {
-			meta.BOSID = &eos
+			meta.BOSID = &bos
 		}
 	}
 	if meta.WcosVersion == "" {

@@ -518,6 +518,7 @@ func (wordTok) Tokenize(s string) ([]int32, error) {
 	return ids, nil
 }
 func (wordTok) EOS() int32     { return 50000 }
+func (wordTok) BOS() int32     { return 50000 }
 func (wordTok) VocabSize() int { return 50001 }
 
 func TestPrefixTokenizeExact(t *testing.T) {

@@ -15,8 +15,8 @@
 //
 // When a row has both, input_ids wins (dolma-small stores text, input_ids and attention_mask; the
 // paper's experiments use input_ids); Options.Field forces one. Text rows are tokenised without
-// special-token parsing, truncated to MaxLength−1 and prefixed with the EOS id as BOS (OLMo has no
-// BOS; HF add_bos_token with bos := eos); an empty text becomes a BOS-only row, as in HF. input_ids
+// special-token parsing, truncated to MaxLength−1 and prefixed with the tokenizer's BOS (OLMo has no
+// BOS and takes the EOS id: HF add_bos_token with bos := eos); an empty text becomes a BOS-only row, as in HF. input_ids
 // rows are never changed: ids must be in [0, vocab), the row non-empty and at most MaxLength long
 // (else an error, or a cut with Options.TruncateIDs). MaxTokens keeps the shortest prefix of rows whose token count reaches it.
 // A bad row is a one-line error naming the file and line (JSONL) or row (columnar, 0-based).

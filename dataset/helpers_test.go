@@ -30,6 +30,7 @@ func (t *byteTok) Tokenize(s string) ([]int32, error) {
 	return ids, nil
 }
 func (*byteTok) EOS() int32     { return 256 }
+func (*byteTok) BOS() int32     { return 256 }
 func (*byteTok) VocabSize() int { return 257 }
 
 // failTok fails on a marker, to test tokenizer errors.

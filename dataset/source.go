@@ -17,8 +17,10 @@ const DefaultMaxLength = 1024
 type Tokenizer interface {
 	// Tokenize returns the ids of text without BOS, with special-token text not parsed.
 	Tokenize(text string) ([]int32, error)
-	// EOS is the end-of-text id; OLMo has no BOS, so it is prepended as BOS (paper-spec §7).
+	// EOS is the end-of-text id.
 	EOS() int32
+	// BOS is the id prepended to a text: OLMo has none and takes EOS (paper-spec §7).
+	BOS() int32
 	// VocabSize bounds valid ids: every id must be in [0, VocabSize).
 	VocabSize() int
 }
@@ -249,7 +251,7 @@ func (r *reader) convert(rec record) ([]int32, error) {
 		}
 		if bos {
 			out := make([]int32, len(ids)+1)
-			out[0] = r.tok.EOS()
+			out[0] = r.tok.BOS()
 			copy(out[1:], ids)
 			return out, nil
 		}

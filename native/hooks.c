@@ -230,6 +230,10 @@ int wcos_hooks_begin(wcos_hooks *h, int n_rows) {
 
 int wcos_hooks_rows_seen(const wcos_hooks *h, int layer) { return h->layers[layer].rows_seen; }
 
+static bool layer_active(const wcos_hooks *h, const wcos_layer *L);
+
+int wcos_hooks_layer_active(const wcos_hooks *h, int layer) { return layer_active(h, &h->layers[layer]); }
+
 const char *wcos_hooks_error(const wcos_hooks *h) { return h->err[0] ? h->err : NULL; }
 
 // parse_node returns the layer of "<prefix>-L", or -1.
@@ -498,7 +502,7 @@ static bool on_swiglu(wcos_hooks *h, struct ggml_tensor *t, int layer) {
     if (t->type != GGML_TYPE_F32 || !tg || !tu || tg->type != GGML_TYPE_F32 || tu->type != GGML_TYPE_F32 ||
         t->ne[0] != h->n_ff || t->ne[2] != 1 || t->ne[3] != 1 || !ggml_is_contiguous(t) ||
         !ggml_is_contiguous(tg) || !ggml_is_contiguous(tu)) {
-        set_err(h, "unexpected ffn_swiglu-%d layout (n_ff %d)", layer, (int)t->ne[0]);
+        set_err(h, "unexpected gated MLP node layout in layer %d (n_ff %d)", layer, (int)t->ne[0]);
         return false;
     }
     const int r0 = L->rows_seen;
@@ -668,7 +672,10 @@ const char *wcos_hooks_device(const wcos_hooks *h) { return h->dev ? h->dev->nam
 bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
     wcos_hooks *h = user_data;
     if (h->target && strcmp(t->name, "result_output") == 0) return ask ? true : on_logits(h, t);
+    // The gated MLP's activation node: SiLU-gated (OLMo, Llama, Qwen, Mistral) or GELU-gated (Gemma); both
+    // are llama.cpp's split GLU op with src[0] the gate and src[1] the up projection.
     int layer = parse_node(t->name, "ffn_swiglu");
+    if (layer < 0) layer = parse_node(t->name, "ffn_geglu");
     if (layer >= 0 && layer < h->n_layer) {
         if (ask) return layer_active(h, &h->layers[layer]);
         return on_swiglu(h, t, layer);

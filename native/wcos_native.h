@@ -48,6 +48,8 @@ int wcos_hooks_residual_rows(const wcos_hooks *h, int layer);
 int wcos_hooks_begin(wcos_hooks *h, int n_rows);
 // Rows seen by layer `layer` in the current decode (equals n_rows after a complete decode).
 int wcos_hooks_rows_seen(const wcos_hooks *h, int layer);
+// wcos_hooks_layer_active reports whether the layer's MLP node is hooked (captures, ablation, statistics).
+int wcos_hooks_layer_active(const wcos_hooks *h, int layer);
 // The last error message, or NULL.
 const char *wcos_hooks_error(const wcos_hooks *h);
 

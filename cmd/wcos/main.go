@@ -86,7 +86,7 @@ func infoCommand() *cli.Command {
 			}
 			defer m.Close()
 			fmt.Printf("model     %s\n          %s, %d parameters\n", path, m.Desc(), m.NParams())
-			fmt.Printf("shape     %d layers, d_model %d, d_mlp %d, vocab %d, eos %d\n", m.NLayer(), m.NEmbd(), m.NFF(), m.VocabSize(), m.EOS())
+			fmt.Printf("shape     %d layers, d_model %d, d_mlp %d, vocab %d, bos %d, eos %d\n", m.NLayer(), m.NEmbd(), m.NFF(), m.VocabSize(), m.BOS(), m.EOS())
 			fmt.Printf("engine    %s\n", bindings.SystemInfo())
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 
 	"github.com/wcos-dev/wcos/bindings"
@@ -109,7 +110,9 @@ type Summary struct {
 	MeanRateLastLayer map[string]*float64 `json:"mean_rate_last_layer"`
 	// LensDevice is the GPU that held W_U for the logit lens ("": the host's CPU threads).
 	LensDevice string `json:"lens_device,omitempty"`
-	Figure     string `json:"figure"`
+	// Lens says how the residual stream is read in TransformerLens's coordinates (see lens.top).
+	Lens   string `json:"lens"`
+	Figure string `json:"figure"`
 }
 
 // Result is what Run computed (also written to Out).
@@ -224,9 +227,13 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Facts, err)
 	}
-	wu, emb, err := readUnembedding(cfg.Model, m.VocabSize(), d)
+	wu, emb, err := readUnembedding(cfg.Model, m.VocabSize(), d, m.RMSNorm())
 	if err != nil {
 		return nil, err
+	}
+	sum.Lens = "resid centred along d_model · W_U (LayerNorm model)"
+	if m.RMSNorm() {
+		sum.Lens = "resid · (final RMSNorm weight ⊙ W_U) (RMSNorm model)"
 	}
 	maxTok := 1
 	for _, p := range preps {
@@ -239,7 +246,7 @@ func Run(cfg Config) (*Result, error) {
 	}
 	defer ctx.Close()
 
-	lens := &lens{wu: wu, vocab: m.VocabSize(), d: d, k: cfg.TopK, threads: cfg.Threads, tok: m}
+	lens := &lens{wu: wu, vocab: m.VocabSize(), d: d, k: cfg.TopK, threads: cfg.Threads, tok: m, centre: !m.RMSNorm()}
 	if cfg.GPULayers != 0 && bindings.HasGPU() { // W_U beside the model on the GPU, uploaded once
 		if lens.dev, err = bindings.NewMatMul(wu, m.VocabSize(), d, batch*(nl+1), true, cfg.Threads); err != nil {
 			return nil, err
@@ -378,7 +385,7 @@ func buildSpec(cfg Config, neurons []hooks.Neuron) (hooks.Spec, error) {
 // prepare tokenises the facts, finds their subjects and the subjects' attribute tokens; facts whose
 // subject is not in the prompt are skipped and counted in sum.
 func prepare(m *bindings.Model, facts []Fact, attrs *Attributes, stop map[string]bool, paragraphTokens int, sum *Summary) ([]prepared, error) {
-	bos := m.EOS() // OLMo has no BOS: the EOS id is prepended (dolma-small, HF add_bos_token)
+	bos := m.BOS() // OLMo: the EOS id (dolma-small, HF add_bos_token)
 	attrToks := map[string]map[string]bool{}
 	subjects := map[string]bool{}
 	var out []prepared
@@ -422,8 +429,9 @@ func prepare(m *bindings.Model, facts []Fact, attrs *Attributes, stop map[string
 }
 
 // readUnembedding reads W_U as [vocab, d] rows (output.weight, or the token embedding when tied) and
-// the token embedding.
-func readUnembedding(path string, vocab, d int) (wu, emb []float32, err error) {
+// the token embedding. For an RMSNorm model (rms) W_U is TransformerLens's processed one: the final
+// norm's weight (output_norm.weight; llama.cpp stores Gemma's as 1 + w) folded in, W_U[v] ⊙ g.
+func readUnembedding(path string, vocab, d int, rms bool) (wu, emb []float32, err error) {
 	g, err := bindings.OpenGGUF(path)
 	if err != nil {
 		return nil, nil, err
@@ -434,19 +442,34 @@ func readUnembedding(path string, vocab, d int) (wu, emb []float32, err error) {
 	if !tied {
 		names = append(names, "output.weight")
 	}
+	if rms {
+		names = append(names, "output_norm.weight")
+	}
 	ts, shapes, err := bindings.ReadGGUFTensors(path, names)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, n := range names {
-		if sh := shapes[n]; len(sh) != 2 || int(sh[0]) != vocab || int(sh[1]) != d {
-			return nil, nil, fmt.Errorf("%s: %s has shape %v, want [%d %d]", path, n, sh, vocab, d)
+		want := []int64{int64(vocab), int64(d)}
+		if n == "output_norm.weight" {
+			want = want[1:]
+		}
+		if sh := shapes[n]; !slices.Equal(sh, want) {
+			return nil, nil, fmt.Errorf("%s: %s has shape %v, want %v", path, n, sh, want)
 		}
 	}
 	emb = ts["token_embd.weight"]
 	wu = emb
 	if !tied {
 		wu = ts["output.weight"]
+	}
+	if rms {
+		g := ts["output_norm.weight"]
+		folded := make([]float32, len(wu)) // not in place: a tied W_U is the embedding too
+		for i, w := range wu {
+			folded[i] = w * g[i%d]
+		}
+		wu = folded
 	}
 	return wu, emb, nil
 }
@@ -482,7 +505,7 @@ func centreRows(x []float32, n, d int) []float32 {
 	return out
 }
 
-// lens is the logit lens: scores = x · W_U (no final LayerNorm), top-k token strings.
+// lens is the logit lens: scores = x · W_U (no final norm), top-k token strings.
 type lens struct {
 	wu       []float32
 	vocab, d int
@@ -491,31 +514,20 @@ type lens struct {
 	tok      Tokenizer
 	buf      []float32
 	dev      *bindings.MatMul // W_U kept on a GPU; nil: the product runs on the host's CPU threads
+	centre   bool             // a LayerNorm model: rows are centred (see top)
 }
 
 // top returns the top-k token strings of each of the n rows of x [n, d] as the reference reads them in
 // TransformerLens's processed coordinates (paper-spec §1.3, §9): for a LayerNorm model every weight
 // that writes to the residual stream (W_E, W_O, W_out) is centred along d_model, so the stream there
 // is llama.cpp's stream minus its mean over d_model, and the mean embedding likewise. Each row is
-// centred here; that changes the top-k, since the mean's product with W_U differs per token. The
-// centring of W_U itself (each row's mean over the vocabulary subtracted) adds one constant to all
-// of a row's scores and leaves the top-k as it is, so W_U is used as stored. Ties: lower id first.
+// centred here (l.centre); that changes the top-k, since the mean's product with W_U differs per
+// token. An RMSNorm model's writing weights are not centred; its final norm's weight is folded into
+// W_U instead (readUnembedding). The centring of W_U itself (each row's mean over the vocabulary
+// subtracted) adds one constant to all of a row's scores and leaves the top-k as it is, so W_U is used
+// as stored. Ties: lower id first.
 func (l *lens) top(x []float32, n int) ([][]string, error) {
-	if cap(l.buf) < n*l.vocab {
-		l.buf = make([]float32, n*l.vocab)
-	}
-	x = centreRows(x, n, l.d)
-	var scores []float32
-	var err error
-	if l.dev != nil {
-		scores, err = l.dev.Apply(x, n, l.buf[:n*l.vocab])
-	} else {
-		scores, err = bindings.MatMulNT(x, n, l.wu, l.vocab, l.d, l.buf[:n*l.vocab], l.threads)
-	}
-	if err != nil {
-		return nil, err
-	}
-	ids, err := bindings.TopKRows(scores, n, l.vocab, l.k)
+	ids, err := l.topIDs(x, n)
 	if err != nil {
 		return nil, err
 	}
@@ -527,6 +539,27 @@ func (l *lens) top(x []float32, n int) ([][]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// topIDs is top's token ids.
+func (l *lens) topIDs(x []float32, n int) ([][]int32, error) {
+	if cap(l.buf) < n*l.vocab {
+		l.buf = make([]float32, n*l.vocab)
+	}
+	if l.centre {
+		x = centreRows(x, n, l.d)
+	}
+	var scores []float32
+	var err error
+	if l.dev != nil {
+		scores, err = l.dev.Apply(x, n, l.buf[:n*l.vocab])
+	} else {
+		scores, err = bindings.MatMulNT(x, n, l.wu, l.vocab, l.d, l.buf[:n*l.vocab], l.threads)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return bindings.TopKRows(scores, n, l.vocab, l.k)
 }
 
 // TopK returns the indices of the k largest scores, largest first (ties: lower index first).

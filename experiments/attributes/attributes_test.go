@@ -247,24 +247,33 @@ func TestTopK(t *testing.T) {
 	}
 }
 
-// TestLensCentres: the lens reads the residual stream in TransformerLens's centred coordinates, so a
-// row and the same row shifted by a constant along d_model give the same top-k, and that top-k is the
-// centred row's, not the raw row's.
+// TestLensCentres: for a LayerNorm model the lens reads the residual stream in TransformerLens's
+// centred coordinates, so a row and the same row shifted by a constant along d_model give the same
+// top-k, and that top-k is the centred row's, not the raw row's. An RMSNorm model's rows are read raw.
 func TestLensCentres(t *testing.T) {
 	const d, vocab = 4, 3
 	// Token 0 scores the raw row's sum; tokens 1 and 2 read its first coordinate.
 	wu := []float32{1, 1, 1, 1, 1, 0, 0, 0, 0.5, 0, 0, 0}
 	tok := &fakeTok{ids: map[string]int32{"sum": 0, "first": 1, "half": 2}}
-	l := &lens{wu: wu, vocab: vocab, d: d, k: 1, threads: 1, tok: tok}
 	x := []float32{1, 0, 0, 0, 11, 10, 10, 10} // the second row is the first plus 10
-	got, err := l.top(x, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Centred, both rows are (0.75, -0.25, -0.25, -0.25): sum 0, first 0.75, half 0.375.
-	for r, top := range got {
-		if len(top) != 1 || top[0] != "first" {
-			t.Errorf("row %d: top-1 %v, want [first] (the raw second row would give [sum])", r, top)
+	for _, c := range []struct {
+		centre bool
+		want   [2]string
+	}{
+		// Centred, both rows are (0.75, -0.25, -0.25, -0.25): sum 0, first 0.75, half 0.375.
+		{true, [2]string{"first", "first"}},
+		// Raw: row 1 scores sum 1, first 1, half 0.5 (tie: lower id); row 2 sum 41, first 11.
+		{false, [2]string{"sum", "sum"}},
+	} {
+		l := &lens{wu: wu, vocab: vocab, d: d, k: 1, threads: 1, tok: tok, centre: c.centre}
+		got, err := l.top(x, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, top := range got {
+			if len(top) != 1 || top[0] != c.want[r] {
+				t.Errorf("centre %v, row %d: top-1 %v, want [%s]", c.centre, r, top, c.want[r])
+			}
 		}
 	}
 }
@@ -613,7 +622,7 @@ func TestLensKept(t *testing.T) {
 	for i := range vocab {
 		tok.id(fmt.Sprint("t", i))
 	}
-	host := &lens{wu: wu, vocab: vocab, d: d, k: 50, threads: 1, tok: tok}
+	host := &lens{wu: wu, vocab: vocab, d: d, k: 50, threads: 1, tok: tok, centre: true}
 	kept := *host
 	var err error
 	if kept.dev, err = bindings.NewMatMul(wu, vocab, d, rows, false, 1); err != nil {
@@ -633,5 +642,110 @@ func TestLensKept(t *testing.T) {
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("%d rows: kept W_U reads %v…, the host product %v…", n, b[0][:5], a[0][:5])
 		}
+	}
+}
+
+// TestLensLastLayer: the lens reads the residual stream as TransformerLens's processed weights do —
+// OLMo's (LayerNorm) rows centred, an RMSNorm model's (random Llama and Gemma-2) W_U with the final norm's
+// weight g folded in, resid · (g ⊙ W_U). The final norm only subtracts the mean (LayerNorm) and
+// divides by a positive number, so at the last layer the lens's top-k must be the model's own logits'.
+// The other readings are not.
+func TestLensLastLayer(t *testing.T) {
+	for _, c := range []struct {
+		name, path string
+		rms        bool
+		tol        float64 // two ranks may swap where their logits are this close, relative to the largest
+	}{
+		{"tiny-olmo", testmodels.GGUF(t, testmodels.TinyDir(), "f32"), false, 1e-5},
+		// F16 products in llama.cpp against float32 ones in the lens, and Gemma's soft cap
+		{"llama", testmodels.RMSModel(t, "llama", nil), true, 1e-3},
+		{"gemma2", testmodels.RMSModel(t, "gemma2", nil), true, 1e-3}, // tied W_U, g = 1 + w
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := bindings.LoadModel(c.path, bindings.ModelOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.RMSNorm() != c.rms {
+				t.Fatalf("%s: RMSNorm() = %v", c.name, m.RMSNorm())
+			}
+			const n, k = 24, 20
+			ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: n, MaxRows: 1, Threads: 1, Exact: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ctx.Close()
+			if err := ctx.SetHooks(hooks.Spec{Residual: true}); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(5, 5))
+			row := make([]int32, n)
+			for i := range row {
+				row[i] = int32(rng.IntN(50000))
+			}
+			if err := ctx.Decode([][]int32{row}); err != nil {
+				t.Fatal(err)
+			}
+			vocab, d := m.VocabSize(), m.NEmbd()
+			res := ctx.Residual(m.NLayer() - 1)
+			stored, _, err := readUnembedding(c.path, vocab, d, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			right := &lens{wu: stored, vocab: vocab, d: d, k: k, threads: 1, tok: m, centre: true}
+			wrong := map[string]*lens{"uncentred": {wu: stored, vocab: vocab, d: d, k: k, threads: 1, tok: m}}
+			if c.rms {
+				folded, _, err := readUnembedding(c.path, vocab, d, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				right = &lens{wu: folded, vocab: vocab, d: d, k: k, threads: 1, tok: m}
+				wrong = map[string]*lens{
+					"W_U as stored":   {wu: stored, vocab: vocab, d: d, k: k, threads: 1, tok: m},
+					"folded, centred": {wu: folded, vocab: vocab, d: d, k: k, threads: 1, tok: m, centre: true},
+				}
+			}
+			agree := func(got, want []int32, logits []float32) bool {
+				var big float64
+				for _, v := range logits {
+					big = max(big, math.Abs(float64(v)))
+				}
+				for i := range want {
+					if got[i] != want[i] && math.Abs(float64(logits[got[i]]-logits[want[i]])) > c.tol*big {
+						return false
+					}
+				}
+				return true
+			}
+			differs := map[string]bool{}
+			for p := range n {
+				logits := ctx.Logits(p)
+				want, err := bindings.TopKRows(logits, 1, vocab, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := res[p*d : (p+1)*d]
+				got, err := right.topIDs(x, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !agree(got[0], want[0], logits) {
+					t.Fatalf("%s token %d: lens top-%d %v, logits' %v", c.name, p, k, got[0], want[0])
+				}
+				for name, l := range wrong {
+					if got, err := l.topIDs(x, 1); err != nil {
+						t.Fatal(err)
+					} else if !agree(got[0], want[0], logits) {
+						differs[name] = true
+					}
+				}
+			}
+			for name := range wrong {
+				if !differs[name] {
+					t.Errorf("%s: the lens with %s gives the logits' top-%d at every token: the test cannot tell it apart", c.name, name, k)
+				}
+			}
+		})
 	}
 }

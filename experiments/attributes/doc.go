@@ -4,7 +4,7 @@
 // tokens that are attribute tokens of the subject. Runs clean, with a neuron set ablated and with a
 // baseline set ablated, and compares the rates layer by layer.
 //
-// Per fact: tokens = BOS (the EOS id, as for OLMo) + tokenize(prompt); the subject's token range is found
+// Per fact: tokens = BOS (bindings.Model.BOS: the EOS id for OLMo) + tokenize(prompt); the subject's token range is found
 // by matching the subject (else its capitalised form) in the concatenated token pieces of the prompt
 // (FindSubject); position = its last token. Only tokens[:position+1] are run, with the ablation hooks
 // of the entropy experiment (zero or mean, --gate/--post conditions, refactor signs), capturing

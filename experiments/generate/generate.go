@@ -121,7 +121,7 @@ func Run(cfg Config) ([]Generation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("prompt %d: %v", i, err)
 		}
-		rows[i] = append([]int32{m.EOS()}, ids...)
+		rows[i] = append([]int32{m.BOS()}, ids...)
 		longest = max(longest, len(rows[i]))
 	}
 	ctx, err := m.NewContext(bindings.ContextOptions{MaxTokens: batch * (longest + cfg.MaxNew), MaxRows: batch, Threads: cfg.Threads, Exact: cfg.Exact})

@@ -104,7 +104,7 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer m.Close()
-	bos, eos := m.EOS(), m.EOS() // OLMo has no BOS: the EOS id is prepended (as the attributes experiment)
+	bos, eos := m.BOS(), m.EOS() // OLMo: BOS is the EOS id (as the attributes experiment)
 
 	judges := make([]*judge, len(facts))
 	prompts := make([]string, len(facts))
