@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,6 +114,56 @@ func TestClassesHelp(t *testing.T) {
 	for _, want := range []string{"Examples:", "--region", "--weights", "--refactor", "--layers"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// TestMediansCLI: `wcos medians` over two `wcos classes` runs (tiny-olmo and the untied fixture) writes
+// the table, the figure and run.json with both inputs hashed; options after the folders and a folder
+// that is not a classes run are one-line errors that leave no output folder.
+func TestMediansCLI(t *testing.T) {
+	tmp := t.TempDir()
+	runs := []string{filepath.Join(tmp, "tiny-olmo"), filepath.Join(tmp, "untied")}
+	for i, model := range []string{testmodels.TinyDir(), testmodels.UntiedDir()} {
+		if out, err := runClassesCLI(t, "--model", model, "--region", "none", "--no-figures", "--out", runs[i]); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	medians := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		app := &cli.App{Name: "wcos", Writer: &out, ErrWriter: &out, Commands: []*cli.Command{mediansCommand()}}
+		err := app.Run(append([]string{"wcos", "medians"}, args...))
+		return out.String(), err
+	}
+	dir := filepath.Join(tmp, "medians")
+	out, err := medians(append([]string{"--out", dir}, runs...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Log("\n" + out)
+	if !strings.Contains(out, "tiny-olmo                     8     5504") {
+		t.Errorf("summary lacks tiny-olmo's 8 layers of 688 neurons:\n%s", out)
+	}
+	for _, f := range []string{"medians.csv", "medians.md", "medians_linout.png", "medians_linout.svg", "run.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "run.json"))
+	if !strings.Contains(string(b), "untied/neurons.csv") || strings.Count(string(b), `"sha256"`) < 4 {
+		t.Errorf("run.json lacks the hashed inputs:\n%s", b)
+	}
+	for i, args := range [][]string{
+		{runs[0], "--cos", "gateout"}, // options after the folders
+		{runs[0], tmp},                // not a classes run
+		{"--cos", "norm", runs[0]},
+	} {
+		bad := filepath.Join(tmp, fmt.Sprint("bad", i))
+		if out, err := medians(append([]string{"--out", bad}, args...)...); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %v\n%s", args, err, out)
+		}
+		if _, err := os.Stat(bad); !os.IsNotExist(err) {
+			t.Errorf("%v: left %s", args, bad)
 		}
 	}
 }

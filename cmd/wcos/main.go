@@ -45,6 +45,7 @@ embedded evaluation text. Run 'wcos COMMAND --help' for each command's options a
 			wikiCommand(),
 			generateCommand(),
 			classesCommand(),
+			mediansCommand(),
 			neuronsCommand(),
 			freqsCommand(),
 			mergeCommand(),
