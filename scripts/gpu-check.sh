@@ -261,4 +261,8 @@ if [ -f "$W/synth-f16.done" ]; then
 	bench f16-entropy-ablation-per-row 40 120 "$BIN" entropy --model "$F16" "${COMMON[@]}" --neurons @"$W/neurons.txt" \
 		--gate - --post + --refactor=false --per-row on --out "$W/e-abl-row"
 fi
+# Row by row also quarters the KV cache and compute buffers: Q4_K_M's peak against the 7 GiB goal.
+if [ -f "$W/synth-q4.done" ]; then
+	bench q4_k_m-plain+metrics-per-row 30 90 "$BIN" entropy --model "$Q4" "${COMMON[@]}" --per-row on --out "$W/q4-plain-row"
+fi
 say "done in $(elapsed)s; rates: overall over $BATCHES batches of 4x$LEN tokens (the first included, model loading excluded), and from the end of the first batch to the last"
