@@ -32,6 +32,7 @@ type Config struct {
 	EOSTokenID            *int     `json:"eos_token_id"`
 	PadTokenID            *int     `json:"pad_token_id"`
 	TorchDType            string   `json:"torch_dtype"`
+	DoLayerNormBefore     *bool    `json:"do_layer_norm_before"` // OPT: false for the post-LN OPT-350m
 }
 
 // Architecture is the first entry of architectures.

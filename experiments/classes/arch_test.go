@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,14 +138,14 @@ func computeAt(t *testing.T, path string, proc Processing) *Result {
 	return r
 }
 
-// sameResult requires equal neuron rows (bit for bit) and equal exact regions.
+// sameResult requires equal neuron rows (bit for bit, NaN equal to NaN) and equal exact regions.
 func sameResult(t *testing.T, name string, a, b *Result) {
 	t.Helper()
 	if len(a.Neurons) != len(b.Neurons) {
 		t.Fatalf("%s: %d vs %d neurons", name, len(a.Neurons), len(b.Neurons))
 	}
 	for i, x := range a.Neurons {
-		if x != b.Neurons[i] {
+		if x != b.Neurons[i] && fmt.Sprint(x) != fmt.Sprint(b.Neurons[i]) {
 			t.Fatalf("%s: neuron %d: %+v vs %+v", name, i, x, b.Neurons[i])
 		}
 	}
@@ -245,5 +246,130 @@ func TestUnknownArchitecture(t *testing.T) {
 	_, err = Open(bad)
 	if err == nil || !strings.Contains(err.Error(), "post_attention_layernorm") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("llama without its MLP norm: error %v, want one line naming the tensor", err)
+	}
+}
+
+// vanillaCases are the vanilla architectures as Hugging Face stores them (written out here, not read
+// from vanillaLayouts, so that a wrong entry there fails): tensor names after a prefix, and whether in
+// and out are stored [d_model, d_mlp] (GPT-2's Conv1D c_fc; every Linear's out) or [d_mlp, d_model].
+var vanillaCases = []struct {
+	modelType, prefix, in, out, norm string
+	inDM, outDM                      bool
+}{
+	{"gpt2", "", "h.%d.mlp.c_fc.weight", "h.%d.mlp.c_proj.weight", "h.%d.ln_2.weight", true, false},
+	{"gpt2", "transformer.", "h.%d.mlp.c_fc.weight", "h.%d.mlp.c_proj.weight", "h.%d.ln_2.weight", true, false},
+	{"gpt_neox", "gpt_neox.", "layers.%d.mlp.dense_h_to_4h.weight", "layers.%d.mlp.dense_4h_to_h.weight", "layers.%d.post_attention_layernorm.weight", false, true},
+	{"opt", "model.decoder.", "layers.%d.fc1.weight", "layers.%d.fc2.weight", "layers.%d.final_layer_norm.weight", false, true},
+	{"opt", "decoder.", "layers.%d.fc1.weight", "layers.%d.fc2.weight", "layers.%d.final_layer_norm.weight", false, true},
+	{"bloom", "transformer.", "h.%d.mlp.dense_h_to_4h.weight", "h.%d.mlp.dense_4h_to_h.weight", "h.%d.post_attention_layernorm.weight", false, true},
+	{"bloom", "", "h.%d.mlp.dense_h_to_4h.weight", "h.%d.mlp.dense_4h_to_h.weight", "h.%d.post_attention_layernorm.weight", false, true},
+}
+
+// writeVanilla stores in and out (neuron-major [ff, d] per layer) and the LayerNorm weights g as case
+// c's HF checkpoint.
+func writeVanilla(t *testing.T, c int, in, out, g [][]float32, d, ff int, cfg map[string]any) string {
+	t.Helper()
+	vc := vanillaCases[c]
+	tr := func(m []float32) []float32 { return transpose(m, ff, d) } // [ff, d] → [d, ff]
+	var ts []safetensors.Tensor
+	for l := range in {
+		a, b := in[l], out[l]
+		sa, sb := []int64{int64(ff), int64(d)}, []int64{int64(ff), int64(d)}
+		if vc.inDM {
+			a, sa = tr(a), []int64{int64(d), int64(ff)}
+		}
+		if vc.outDM {
+			b, sb = tr(b), []int64{int64(d), int64(ff)}
+		}
+		ts = append(ts, safetensors.F32(vc.prefix+fmt.Sprintf(vc.in, l), sa, a), safetensors.F32(vc.prefix+fmt.Sprintf(vc.out, l), sb, b),
+			safetensors.F32(vc.prefix+fmt.Sprintf(vc.norm, l), []int64{int64(d)}, g[l]))
+	}
+	dir := t.TempDir()
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	cfg["model_type"] = vc.modelType
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestVanillaLayouts: GPT-2 (Conv1D, in stored [d, ff]), Pythia, OPT and BLOOM (Linear, out stored
+// [d, ff]) under each name prefix. Planted neurons (w_out = ±w_in, w_in zero-mean, LayerNorm weight 1)
+// come out strengthening and weakening with linout ±1, which a wrong transpose would scramble. With a
+// random LayerNorm weight g and non-zero means, TL equals the same network with g multiplied into
+// w_in (spec §1.3: fold, then centre w_in and w_out), and differs from the raw cosines.
+func TestVanillaLayouts(t *testing.T) {
+	const layers, d, ff = 2, 16, 24
+	rng := rand.New(rand.NewPCG(8, 8))
+	randm := func(n int, off float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() + off)
+		}
+		return v
+	}
+	var in, out, ones, g, prein [][]float32
+	for range layers {
+		a, b := randm(ff*d, 0.2), randm(ff*d, -0.1)
+		for k := range d { // neurons 0 and 1: zero-mean w_in, w_out = ±w_in
+			x := float32(k%2*2 - 1)
+			a[k], a[d+k], b[k], b[d+k] = x, x, x, -x
+		}
+		in, out = append(in, a), append(out, b)
+		one, gl := make([]float32, d), randm(d, 1)
+		for k := range one {
+			one[k] = 1
+		}
+		ones, g = append(ones, one), append(g, gl)
+		pa := slices.Clone(a)
+		for i := range pa {
+			pa[i] *= gl[i%d]
+		}
+		prein = append(prein, pa)
+	}
+	for ci, c := range vanillaCases {
+		name := c.modelType + "/" + c.prefix
+		r := computeAt(t, writeVanilla(t, ci, in, out, ones, d, ff, nil), TL)
+		if r.Dims.NLayers != layers || r.Dims.DModel != d || r.Dims.DMLP != ff || r.Dims.Norm != LayerNorm {
+			t.Fatalf("%s: dims %+v", name, r.Dims)
+		}
+		for l := range layers {
+			s, w := r.Neurons[l*ff], r.Neurons[l*ff+1]
+			if s.Class != Strengthening || w.Class != Weakening || math.Abs(s.LinOut-1) > 1e-12 || math.Abs(w.LinOut+1) > 1e-12 || !math.IsNaN(s.GateLin) {
+				t.Fatalf("%s layer %d: planted neurons %+v, %+v; want strengthening and weakening, linout ±1", name, l, s, w)
+			}
+		}
+		a := writeVanilla(t, ci, in, out, g, d, ff, nil)
+		ra := computeAt(t, a, TL)
+		sameResult(t, name+": tl vs prescaled tl", ra, computeAt(t, writeVanilla(t, ci, prein, out, ones, d, ff, nil), TL))
+		raw := computeAt(t, a, Raw)
+		var diff float64
+		for i, n := range raw.Neurons {
+			diff = max(diff, math.Abs(n.LinOut-ra.Neurons[i].LinOut))
+		}
+		if diff < 1e-2 {
+			t.Fatalf("%s: TL and raw linout within %g: the test does not test the processing", name, diff)
+		}
+	}
+	// OPT-350m normalises after the MLP: TL is refused, raw works.
+	post := writeVanilla(t, 3, in, out, g, d, ff, map[string]any{"do_layer_norm_before": false}) // OPT
+	src, err := Open(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := Compute(src, DefaultOptions()); err == nil || !strings.Contains(err.Error(), `"opt"`) {
+		t.Errorf("post-LN OPT with tl: error %v", err)
+	}
+	o := DefaultOptions()
+	o.Processing, o.Region = Raw, RegionNone
+	if _, err := Compute(src, o); err != nil {
+		t.Errorf("post-LN OPT with raw: %v", err)
 	}
 }

@@ -12,9 +12,9 @@ type Processing string
 
 const (
 	// TL is TransformerLens's processing (the paper's numbers use it). It depends on the norm before
-	// the MLP: for a parameter-free LayerNorm (OLMo) w_in and w_out are centred along d_model and w_gate is
-	// untouched; for an RMSNorm (Llama, Mistral, Qwen, Gemma) its weight is folded into w_gate and w_in
-	// and nothing is centred.
+	// the MLP: its weight, if any, is folded into w_gate and w_in; after a LayerNorm (OLMo's has no
+	// weight; GPT-2, Pythia, OPT, BLOOM) w_in and w_out are then centred along d_model, w_gate is not;
+	// after an RMSNorm (Llama, Mistral, Qwen, Gemma) nothing is centred.
 	TL Processing = "tl"
 	// Raw uses the checkpoint's weights as stored.
 	Raw Processing = "raw"
@@ -33,7 +33,7 @@ func ParseProcessing(s string) (Processing, error) {
 type Norm uint8
 
 const (
-	// LayerNorm is a LayerNorm without parameters (OLMo): TL centres w_in and w_out.
+	// LayerNorm is a LayerNorm: TL folds its weight (if any: OLMo's has none) and centres w_in and w_out.
 	LayerNorm Norm = iota
 	// RMSNorm is an RMSNorm: TL multiplies w_gate and w_in by its weight.
 	RMSNorm
@@ -57,7 +57,8 @@ type LayerWeights struct {
 	DMLP, DModel  int
 	Gate, In, Out []float32
 	Norm          Norm
-	// NormWeight is the RMSNorm's effective weight (HF Gemma's 1 + w), DModel values; nil otherwise.
+	// NormWeight is the norm's effective weight (HF Gemma's 1 + w), DModel values; nil for a norm
+	// without one.
 	NormWeight []float32
 }
 
@@ -66,29 +67,30 @@ func (w *LayerWeights) check() error {
 	if w.DMLP <= 0 || w.DModel <= 0 || len(w.In) != n || len(w.Out) != n || (w.Gate != nil && len(w.Gate) != n) {
 		return fmt.Errorf("layer weights: want %d×%d, have gate %d, in %d, out %d values", w.DMLP, w.DModel, len(w.Gate), len(w.In), len(w.Out))
 	}
-	if w.Norm == RMSNorm && len(w.NormWeight) != w.DModel {
-		return fmt.Errorf("layer weights: RMSNorm weight has %d values, want %d", len(w.NormWeight), w.DModel)
+	if (w.Norm == RMSNorm || w.NormWeight != nil) && len(w.NormWeight) != w.DModel {
+		return fmt.Errorf("layer weights: norm weight has %d values, want %d", len(w.NormWeight), w.DModel)
 	}
 	return nil
 }
 
 // processed returns the weights in proc's coordinates up to centring, and whether w_in and w_out are
-// to be centred (done later through sums, so no centred copy is made). TL's fold of an RMSNorm
+// to be centred (done later through sums, so no centred copy is made). TL's fold of the norm's weight
 // multiplies in float32, as TransformerLens does on float32 weights.
 func (w *LayerWeights) processed(proc Processing) (*LayerWeights, bool, error) {
 	if proc != TL {
 		return w, false, nil
 	}
-	switch w.Norm {
-	case LayerNorm:
-		return w, true, nil
-	case RMSNorm:
-		f := *w
-		f.Gate, f.In = foldRows(w.Gate, w.NormWeight, w.DMLP), foldRows(w.In, w.NormWeight, w.DMLP)
-		f.Norm, f.NormWeight = LayerNorm, nil
-		return &f, false, nil
+	if w.Norm != LayerNorm && w.Norm != RMSNorm {
+		return nil, false, fmt.Errorf("TransformerLens processing is not known for this architecture (use raw weights)")
 	}
-	return nil, false, fmt.Errorf("TransformerLens processing is not known for this architecture (use raw weights)")
+	centre := w.Norm == LayerNorm
+	if w.NormWeight == nil {
+		return w, centre, nil
+	}
+	f := *w
+	f.Gate, f.In = foldRows(w.Gate, w.NormWeight, w.DMLP), foldRows(w.In, w.NormWeight, w.DMLP)
+	f.NormWeight = nil
+	return &f, centre, nil
 }
 
 // foldRows returns m (rows × len(g)) with every row multiplied elementwise by g; nil for nil m.

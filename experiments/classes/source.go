@@ -3,6 +3,7 @@ package classes
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,7 +25,8 @@ type Dims struct {
 func (d Dims) CheckProcessing(path string, proc Processing) error {
 	if proc == TL && d.Norm == UnknownNorm {
 		return fmt.Errorf("%s: TransformerLens processing (--weights tl) is known for model types %s and GGUF architectures %s, not %q; use --weights raw",
-			path, knownNorms(hfNorms), knownNorms(ggufNorms), d.Arch)
+			path, sortedNames(slices.Concat(slices.Collect(maps.Keys(hfNorms)), slices.Collect(maps.Keys(vanillaLayouts)))),
+			sortedNames(slices.Collect(maps.Keys(ggufNorms))), d.Arch)
 	}
 	return nil
 }
@@ -32,7 +34,7 @@ func (d Dims) CheckProcessing(path string, proc Processing) error {
 // archNorm is where an architecture keeps the weight of the norm before the MLP.
 type archNorm struct {
 	norm    Norm
-	name    string // tensor name format with the layer's %d; "" for a LayerNorm without parameters
+	name    string // tensor name format with the layer's %d; "" for a LayerNorm without a weight
 	plusOne bool   // the stored weight is w of Gemma's x·(1 + w)
 }
 
@@ -61,11 +63,7 @@ var ggufNorms = map[string]archNorm{
 	"gemma3": {RMSNorm, "blk.%d.ffn_norm.weight", false},
 }
 
-func knownNorms(m map[string]archNorm) string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
+func sortedNames(names []string) string {
 	slices.Sort(names)
 	return strings.Join(names, ", ")
 }
@@ -140,55 +138,140 @@ func Open(path string) (Source, error) {
 	return OpenGGUF(path)
 }
 
-type hfSource struct {
-	ck   *hf.Checkpoint
-	dims Dims
-	norm archNorm
+// hfLayout is where a Hugging Face architecture keeps a layer's MLP: tensor name formats with the
+// layer's %d, after one of prefixes (the first under which layer 0's in-tensor exists), and whether a
+// matrix is stored [d_model, d_mlp] (GPT-2's Conv1D in, every Linear out) rather than neuron-major.
+type hfLayout struct {
+	prefixes      []string
+	gate, in, out string // gate "" for a non-gated ("vanilla") MLP
+	inDM, outDM   bool
+	norm          archNorm // its name after the prefix too; zero: looked up in hfNorms by model type
 }
 
-// OpenHF opens a Hugging Face directory of a gated MLP model (safetensors, sharded or not).
+// gatedLayout is every gated model's (OLMo, Llama, Mistral, Qwen, Gemma): gate_proj, up_proj, down_proj.
+var gatedLayout = hfLayout{prefixes: []string{""}, gate: "model.layers.%d.mlp.gate_proj.weight",
+	in: "model.layers.%d.mlp.up_proj.weight", out: "model.layers.%d.mlp.down_proj.weight", outDM: true}
+
+// vanillaLayouts are the pre-LayerNorm vanilla models of the reference's VANILLA_MODELS that wcos
+// reads (spec §1.4): GPT-2 and distilgpt2, Pythia (GPT-NeoX), OPT and BLOOM. TransformerLens folds the
+// LayerNorm's weight into w_in and centres w_in and w_out (spec §1.3).
+var vanillaLayouts = map[string]hfLayout{
+	"gpt2": {prefixes: []string{"", "transformer."}, in: "h.%d.mlp.c_fc.weight", out: "h.%d.mlp.c_proj.weight", inDM: true,
+		norm: archNorm{LayerNorm, "h.%d.ln_2.weight", false}},
+	"gpt_neox": {prefixes: []string{"gpt_neox."}, in: "layers.%d.mlp.dense_h_to_4h.weight", out: "layers.%d.mlp.dense_4h_to_h.weight",
+		outDM: true, norm: archNorm{LayerNorm, "layers.%d.post_attention_layernorm.weight", false}},
+	"opt": {prefixes: []string{"model.decoder.", "decoder."}, in: "layers.%d.fc1.weight", out: "layers.%d.fc2.weight", outDM: true,
+		norm: archNorm{LayerNorm, "layers.%d.final_layer_norm.weight", false}},
+	"bloom": {prefixes: []string{"transformer.", ""}, in: "h.%d.mlp.dense_h_to_4h.weight", out: "h.%d.mlp.dense_4h_to_h.weight",
+		outDM: true, norm: archNorm{LayerNorm, "h.%d.post_attention_layernorm.weight", false}},
+}
+
+type hfSource struct {
+	ck     *hf.Checkpoint
+	dims   Dims
+	layout hfLayout // names with the prefix
+	norm   archNorm
+}
+
+// names are layer l's gate ("" for a vanilla MLP), in and out tensor names.
+func (s *hfSource) names(l int) (gate, in, out string) {
+	if s.layout.gate != "" {
+		gate = fmt.Sprintf(s.layout.gate, l)
+	}
+	return gate, fmt.Sprintf(s.layout.in, l), fmt.Sprintf(s.layout.out, l)
+}
+
+// OpenHF opens a Hugging Face directory (safetensors, sharded or not) of a gated MLP model or of one of
+// the vanilla architectures in vanillaLayouts.
 func OpenHF(dir string) (Source, error) {
 	ck, err := hf.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	s := &hfSource{ck: ck}
-	nl := ck.Config.NumHiddenLayers
+	s, err := openHF(ck)
+	if err != nil {
+		ck.Close()
+		return nil, fmt.Errorf("%s: %v", dir, err)
+	}
+	return s, nil
+}
+
+func openHF(ck *hf.Checkpoint) (*hfSource, error) {
+	cfg := &ck.Config
+	s := &hfSource{ck: ck, dims: Dims{Arch: cfg.ModelType}}
+	layout, vanilla := vanillaLayouts[cfg.ModelType]
+	if !vanilla {
+		layout = gatedLayout
+	}
+	prefix, found := "", false
+	for _, p := range layout.prefixes {
+		if ck.Has(p + fmt.Sprintf(layout.in, 0)) {
+			prefix, found = p, true
+			break
+		}
+	}
+	if !found || (!vanilla && !ck.Has(fmt.Sprintf(layout.gate, 0))) {
+		if vanilla {
+			return nil, fmt.Errorf("no %s MLP tensors (%s not found)", cfg.ModelType, layout.prefixes[0]+fmt.Sprintf(layout.in, 0))
+		}
+		return nil, fmt.Errorf("no gated MLP tensors (%s not found)", fmt.Sprintf(layout.gate, 0))
+	}
+	s.layout = layout
+	for _, f := range []*string{&s.layout.gate, &s.layout.in, &s.layout.out} {
+		if *f != "" {
+			*f = prefix + *f
+		}
+	}
+	s.norm = lookupNorm(hfNorms, cfg.ModelType)
+	if vanilla {
+		s.norm = layout.norm
+		s.norm.name = prefix + s.norm.name
+		if cfg.ModelType == "opt" && cfg.DoLayerNormBefore != nil && !*cfg.DoLayerNormBefore {
+			s.norm = archNorm{norm: UnknownNorm} // OPT-350m normalises after the MLP
+		}
+	}
+	s.dims.Norm = s.norm.norm
+	nl := cfg.NumHiddenLayers
 	if nl <= 0 {
-		for ck.Has(fmt.Sprintf("model.layers.%d.mlp.down_proj.weight", nl)) {
+		for ck.Has(fmt.Sprintf(s.layout.out, nl)) {
 			nl++
 		}
 	}
-	gate, _, _ := hf.MLPNames(0)
-	if nl == 0 || !ck.Has(gate) {
-		ck.Close()
-		return nil, fmt.Errorf("%s: no gated MLP tensors (%s not found)", dir, gate)
-	}
 	s.dims.NLayers = nl
-	s.dims.Arch = ck.Config.ModelType
-	s.norm = lookupNorm(hfNorms, s.dims.Arch)
-	s.dims.Norm = s.norm.norm
+	shape := func(name string) ([]int64, error) {
+		info, err := ck.Info(name)
+		return info.Shape, err
+	}
 	for l := range nl {
-		g, u, d := hf.MLPNames(l)
-		var shapes [3][]int64
-		for i, name := range []string{g, u, d} {
-			info, err := ck.Info(name)
-			if err != nil {
-				ck.Close()
-				return nil, fmt.Errorf("%s: layer %d: no tensor %s (not a gated MLP?)", dir, l, name)
+		gate, in, out := s.names(l)
+		for i, name := range []string{gate, in, out} {
+			if name == "" {
+				continue
 			}
-			shapes[i] = info.Shape
+			sh, err := shape(name)
+			if err != nil {
+				return nil, fmt.Errorf("layer %d: no tensor %s", l, name)
+			}
+			if len(sh) != 2 || sh[0] <= 0 || sh[1] <= 0 {
+				return nil, fmt.Errorf("layer %d: %s has shape %v, want a matrix", l, name, sh)
+			}
+			dm := (i == 1 && s.layout.inDM) || (i == 2 && s.layout.outDM)
+			if s.dims.DMLP == 0 { // the first matrix sets the sizes
+				s.dims.DMLP, s.dims.DModel = int(sh[0]), int(sh[1])
+				if dm {
+					s.dims.DMLP, s.dims.DModel = int(sh[1]), int(sh[0])
+				}
+			}
+			want := []int64{int64(s.dims.DMLP), int64(s.dims.DModel)}
+			if dm {
+				want[0], want[1] = want[1], want[0]
+			}
+			if !slices.Equal(sh, want) {
+				return nil, fmt.Errorf("layer %d: %s has shape %v, want %v", l, name, sh, want)
+			}
 		}
-		if err := s.dims.checkShapes(l, shapes, [3]string{g, u, d}); err != nil {
-			ck.Close()
-			return nil, fmt.Errorf("%s: %v", dir, err)
-		}
-		if err := s.norm.checkShape(l, s.dims.DModel, func(name string) ([]int64, error) {
-			info, err := ck.Info(name)
-			return info.Shape, err
-		}); err != nil {
-			ck.Close()
-			return nil, fmt.Errorf("%s: %v", dir, err)
+		if err := s.norm.checkShape(l, s.dims.DModel, shape); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
@@ -220,25 +303,31 @@ func (s *hfSource) Dims() Dims     { return s.dims }
 func (s *hfSource) Close() error   { return s.ck.Close() }
 
 func (s *hfSource) Layer(l int) (*LayerWeights, error) {
-	g, u, d := hf.MLPNames(l)
-	gate, _, err := s.ck.Float32(g)
-	if err != nil {
+	gn, in, out := s.names(l)
+	d, ff := s.dims.DModel, s.dims.DMLP
+	w := &LayerWeights{DMLP: ff, DModel: d, Norm: s.norm.norm}
+	var err error
+	if gn != "" {
+		if w.Gate, _, err = s.ck.Float32(gn); err != nil {
+			return nil, err
+		}
+	}
+	if w.In, _, err = s.ck.Float32(in); err != nil {
 		return nil, err
 	}
-	up, _, err := s.ck.Float32(u)
-	if err != nil {
+	if w.Out, _, err = s.ck.Float32(out); err != nil {
 		return nil, err
 	}
-	down, _, err := s.ck.Float32(d)
-	if err != nil {
-		return nil, err
+	if s.layout.inDM {
+		w.In = transpose(w.In, d, ff)
 	}
-	nw, err := s.norm.normWeight(l, s.dims.DModel, s.ck.Float32)
-	if err != nil {
+	if s.layout.outDM {
+		w.Out = transpose(w.Out, d, ff)
+	}
+	if w.NormWeight, err = s.norm.normWeight(l, d, s.ck.Float32); err != nil {
 		return nil, fmt.Errorf("%s: %v", s.ck.Dir, err)
 	}
-	return &LayerWeights{DMLP: s.dims.DMLP, DModel: s.dims.DModel, Gate: gate, In: up,
-		Out: transpose(down, s.dims.DModel, s.dims.DMLP), Norm: s.norm.norm, NormWeight: nw}, nil
+	return w, nil
 }
 
 type ggufSource struct {
