@@ -26,7 +26,8 @@ paper's appendix (HF model types llama, mistral, qwen2, qwen3, gemma, gemma2, ge
 llama, qwen2, qwen3, gemma*) the norm's weight g before the MLP (Gemma: 1 + w) multiplies w_gate and
 w_in, and nothing is centred. raw uses the checkpoint as stored, for any architecture. The vanilla
 (non-gated) models GPT-2/distilgpt2, Pythia (gpt_neox), OPT and BLOOM get linout only and the three
-vanilla classes (spec §1.4); tl folds their LayerNorm's weight into w_in and centres w_in and w_out. --refactor reports gatelin and gateout after flipping w_in and w_out by
+vanilla classes (spec §1.4), plus half_coarse.csv and the half_coarse figure (linout in ten bins of 0.2,
+spec §2.4); tl folds their LayerNorm's weight into w_in and centres w_in and w_out. --refactor reports gatelin and gateout after flipping w_in and w_out by
 s_n = sign(w_gate·w_in) (0 → +1), so gatelin ≥ 0; classes do not change.
 
 Randomness regions (drawn in the figures, never used for classes): beta = central 1-p interval of the

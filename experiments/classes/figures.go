@@ -126,6 +126,11 @@ func (r *Result) WriteFigures(dir string, formats ...string) ([]string, error) {
 	if err := save(coarse.Figure(), "coarse"); err != nil {
 		return all, err
 	}
+	if !r.gated() {
+		if err := save(r.halfCoarseFigure(rows), "half_coarse"); err != nil {
+			return all, err
+		}
+	}
 
 	linout := r.layerValues(func(n *Neuron) float64 { return n.LinOut })
 	gateout := r.layerValues(func(n *Neuron) float64 { return n.GateOut })

@@ -75,6 +75,12 @@ func (r *Result) WriteDir(dir string, wo WriteOptions) (err error) {
 		{"regions.json", func(p string) error { return writeJSON(p, r.Regions) }},
 		{"summary.json", func(p string) error { return writeJSON(p, r.Summary()) }},
 	}
+	if !r.gated() {
+		steps = append(steps, struct {
+			name string
+			f    func(string) error
+		}{"half_coarse.csv", r.writeHalfCoarseCSV})
+	}
 	for _, s := range steps {
 		if err := s.f(filepath.Join(tmp, s.name)); err != nil {
 			return fmt.Errorf("%s: %v", filepath.Join(dir, s.name), err)
