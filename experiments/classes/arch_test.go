@@ -263,6 +263,7 @@ var vanillaCases = []struct {
 	{"opt", "decoder.", "layers.%d.fc1.weight", "layers.%d.fc2.weight", "layers.%d.final_layer_norm.weight", false, true},
 	{"bloom", "transformer.", "h.%d.mlp.dense_h_to_4h.weight", "h.%d.mlp.dense_4h_to_h.weight", "h.%d.post_attention_layernorm.weight", false, true},
 	{"bloom", "", "h.%d.mlp.dense_h_to_4h.weight", "h.%d.mlp.dense_4h_to_h.weight", "h.%d.post_attention_layernorm.weight", false, true},
+	{"gptj", "transformer.", "h.%d.mlp.fc_in.weight", "h.%d.mlp.fc_out.weight", "h.%d.ln_1.weight", false, true},
 }
 
 // writeVanilla stores in and out (neuron-major [ff, d] per layer) and the LayerNorm weights g as case

@@ -8,5 +8,5 @@
 // bindings), one layer at a time, so a 7B model needs about one layer of float32 weights in memory.
 // TransformerLens's processing depends on the architecture's norm before the MLP (Norm, source.go's
 // tables): OLMo's weightless LayerNorm, the RMSNorms of Llama, Mistral, Qwen and Gemma, and the
-// LayerNorms of the vanilla GPT-2, Pythia, OPT and BLOOM.
+// LayerNorms of the vanilla GPT-2, Pythia, OPT, BLOOM and GPT-J.
 package classes

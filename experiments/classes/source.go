@@ -153,7 +153,7 @@ var gatedLayout = hfLayout{prefixes: []string{""}, gate: "model.layers.%d.mlp.ga
 	in: "model.layers.%d.mlp.up_proj.weight", out: "model.layers.%d.mlp.down_proj.weight", outDM: true}
 
 // vanillaLayouts are the pre-LayerNorm vanilla models of the reference's VANILLA_MODELS that wcos
-// reads (spec §1.4): GPT-2 and distilgpt2, Pythia (GPT-NeoX), OPT and BLOOM. TransformerLens folds the
+// reads (spec §1.4): GPT-2 and distilgpt2, Pythia (GPT-NeoX), OPT, BLOOM and GPT-J. TransformerLens folds the
 // LayerNorm's weight into w_in and centres w_in and w_out (spec §1.3).
 var vanillaLayouts = map[string]hfLayout{
 	"gpt2": {prefixes: []string{"", "transformer."}, in: "h.%d.mlp.c_fc.weight", out: "h.%d.mlp.c_proj.weight", inDM: true,
@@ -164,6 +164,9 @@ var vanillaLayouts = map[string]hfLayout{
 		norm: archNorm{LayerNorm, "layers.%d.final_layer_norm.weight", false}},
 	"bloom": {prefixes: []string{"transformer.", ""}, in: "h.%d.mlp.dense_h_to_4h.weight", out: "h.%d.mlp.dense_4h_to_h.weight",
 		outDM: true, norm: archNorm{LayerNorm, "h.%d.post_attention_layernorm.weight", false}},
+	// GPT-J runs attention and MLP in parallel on ln_1's output: TransformerLens ties ln2 to ln_1.
+	"gptj": {prefixes: []string{"transformer.", ""}, in: "h.%d.mlp.fc_in.weight", out: "h.%d.mlp.fc_out.weight", outDM: true,
+		norm: archNorm{LayerNorm, "h.%d.ln_1.weight", false}},
 }
 
 type hfSource struct {
