@@ -24,24 +24,35 @@ func benchLayer(d, ff int) (gate, up, down []float32) {
 }
 
 // benchSource serves the same synthetic layer for every layer index, transposing down_proj on every
-// call as the HF and GGUF sources do, so the timing includes that work but not file reading.
-func benchSource(layers, d, ff int) Source {
+// call as the HF and GGUF sources do, so the timing includes that work but not file reading. With
+// norm RMSNorm the layer carries a norm weight, which TL processing folds into w_gate and w_in.
+func benchSource(layers, d, ff int, norm Norm) Source {
 	gate, up, down := benchLayer(d, ff)
-	return &MemSource{Name: fmt.Sprintf("synthetic-%dx%dx%d", layers, d, ff), D: Dims{NLayers: layers, DModel: d, DMLP: ff},
+	var g []float32
+	if norm == RMSNorm {
+		g = make([]float32, d)
+		for i := range g {
+			g[i] = 1 + float32(i%7)/10
+		}
+	}
+	return &MemSource{Name: fmt.Sprintf("synthetic-%dx%dx%d", layers, d, ff), D: Dims{NLayers: layers, DModel: d, DMLP: ff, Norm: norm},
 		Layers: func(int) (*LayerWeights, error) {
-			return &LayerWeights{DMLP: ff, DModel: d, Gate: gate, In: up, Out: transpose(down, d, ff)}, nil
+			return &LayerWeights{DMLP: ff, DModel: d, Gate: gate, In: up, Out: transpose(down, d, ff), Norm: norm, NormWeight: g}, nil
 		}}
 }
 
-// BenchmarkClassify classifies whole models (TL processing, refactored, beta region only). The
-// olmo-7b size is the ≤ 60 s target on 2 cores.
+// BenchmarkClassify classifies whole models (TL processing, refactored, beta region only): OLMo's
+// LayerNorm (centring) and, at the same sizes, an RMSNorm model's fold. The olmo-7b size is the ≤ 60 s
+// target on 2 cores.
 func BenchmarkClassify(b *testing.B) {
 	for _, s := range []struct {
 		name          string
 		layers, d, ff int
-	}{{"tiny-olmo", 8, 256, 688}, {"olmo-1b", 16, 2048, 8192}, {"olmo-7b", 32, 4096, 11008}} {
+		norm          Norm
+	}{{"tiny-olmo", 8, 256, 688, LayerNorm}, {"olmo-1b", 16, 2048, 8192, LayerNorm}, {"olmo-1b-rmsnorm", 16, 2048, 8192, RMSNorm},
+		{"olmo-7b", 32, 4096, 11008, LayerNorm}, {"olmo-7b-rmsnorm", 32, 4096, 11008, RMSNorm}} {
 		b.Run(s.name, func(b *testing.B) {
-			src := benchSource(s.layers, s.d, s.ff)
+			src := benchSource(s.layers, s.d, s.ff, s.norm)
 			o := DefaultOptions()
 			o.Region = RegionBeta
 			b.ResetTimer()

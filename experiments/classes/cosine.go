@@ -77,20 +77,26 @@ func (w *LayerWeights) check() error {
 // to be centred (done later through sums, so no centred copy is made). TL's fold of the norm's weight
 // multiplies in float32, as TransformerLens does on float32 weights.
 func (w *LayerWeights) processed(proc Processing) (*LayerWeights, bool, error) {
+	fold, centre, err := w.plan(proc)
+	if err != nil || fold == nil {
+		return w, centre, err
+	}
+	f := *w
+	f.Gate, f.In = foldRows(w.Gate, fold, w.DMLP), foldRows(w.In, fold, w.DMLP)
+	f.NormWeight = nil
+	return &f, centre, nil
+}
+
+// plan is proc's processing of w: the norm weight to fold into w_gate and w_in (nil: none) and
+// whether w_in and w_out are then centred.
+func (w *LayerWeights) plan(proc Processing) (fold []float32, centre bool, err error) {
 	if proc != TL {
-		return w, false, nil
+		return nil, false, nil
 	}
 	if w.Norm != LayerNorm && w.Norm != RMSNorm {
 		return nil, false, fmt.Errorf("TransformerLens processing is not known for this architecture (use raw weights)")
 	}
-	centre := w.Norm == LayerNorm
-	if w.NormWeight == nil {
-		return w, centre, nil
-	}
-	f := *w
-	f.Gate, f.In = foldRows(w.Gate, w.NormWeight, w.DMLP), foldRows(w.In, w.NormWeight, w.DMLP)
-	f.NormWeight = nil
-	return &f, centre, nil
+	return w.NormWeight, w.Norm == LayerNorm, nil
 }
 
 // foldRows returns m (rows × len(g)) with every row multiplied elementwise by g; nil for nil m.
@@ -126,14 +132,20 @@ func LayerStats(w *LayerWeights, proc Processing) ([]NeuronStats, error) {
 	if err := w.check(); err != nil {
 		return nil, err
 	}
-	w, centre, err := w.processed(proc)
+	fold, centre, err := w.plan(proc)
 	if err != nil {
 		return nil, err
+	}
+	if fold == nil { // x·1 is x exactly: one loop for both
+		fold = make([]float32, w.DModel)
+		for i := range fold {
+			fold[i] = 1
+		}
 	}
 	out := make([]NeuronStats, w.DMLP)
 	parallelFor(w.DMLP, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			out[n] = neuronStats(w, n, centre)
+			out[n] = neuronStats(w, n, centre, fold)
 		}
 	})
 	return out, nil
@@ -142,15 +154,17 @@ func LayerStats(w *LayerWeights, proc Processing) ([]NeuronStats, error) {
 // neuronStats takes all sums in one pass and centres through the identities Σ(a−μa)(b−μb) =
 // Σab − dμaμb and Σg(b−μb) = Σgb − μbΣg: in float64 over float32 inputs the cancellation costs
 // ~1e-15, and one pass over the three rows halves the memory traffic.
-func neuronStats(w *LayerWeights, n int, centre bool) NeuronStats {
+// fold (DModel values) multiplies w_gate and w_in in float32 first, as processed would.
+func neuronStats(w *LayerWeights, n int, centre bool, fold []float32) NeuronStats {
 	d := w.DModel
 	in := w.In[n*d : (n+1)*d]
 	out := w.Out[n*d : (n+1)*d][:len(in)]
+	fold = fold[:len(in)]
 	var si, so, ii, oo, io float64
 	var sg, gg, gi, gout float64
 	if w.Gate == nil {
 		for k, x := range in {
-			a, b := float64(x), float64(out[k])
+			a, b := float64(x*fold[k]), float64(out[k])
 			si += a
 			so += b
 			ii += a * a
@@ -160,7 +174,7 @@ func neuronStats(w *LayerWeights, n int, centre bool) NeuronStats {
 	} else {
 		gate := w.Gate[n*d : (n+1)*d][:len(in)]
 		for k, x := range in {
-			a, b, g := float64(x), float64(out[k]), float64(gate[k])
+			a, b, g := float64(x*fold[k]), float64(out[k]), float64(gate[k]*fold[k])
 			si += a
 			so += b
 			ii += a * a
