@@ -130,7 +130,7 @@ func (m *Model) NormEps() float32 {
 // VocabSize is the number of tokens (rows of the output matrix).
 func (m *Model) VocabSize() int { return int(C.llama_vocab_n_tokens(m.vocab)) }
 
-// EOS is the end-of-text token id (dolma-small prepends it as BOS).
+// EOS is the end-of-text token id (OLMo's BOS too: see BOS).
 func (m *Model) EOS() int32 { return int32(C.llama_vocab_eos(m.vocab)) }
 
 // BOS is the id prepended to every text, as TransformerLens's prepend_bos and HF's add_bos_token do:

@@ -43,7 +43,7 @@ type Options struct {
 	// MaxTokens stops the stream once the cumulative token count reaches it: the result is the
 	// shortest prefix of rows whose count is ≥ MaxTokens (dolma-small: 20,000,000). 0: no limit.
 	MaxTokens int64
-	// NoBOS turns off prepending EOS as BOS to text rows. (A negative flag so that the zero
+	// NoBOS turns off prepending BOS (OLMo: the EOS id) to text rows. (A negative flag so that the zero
 	// Options follows the paper; input_ids rows are never changed.)
 	NoBOS bool
 	// TruncateIDs cuts input_ids rows longer than MaxLength instead of failing.

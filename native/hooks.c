@@ -310,9 +310,10 @@ static void load_cuda(void) {
         snprintf(cuda_why, sizeof cuda_why, "%s", dlerror());
         return;
     }
-    const wcos_dev_ops *(*get)(void) = (const wcos_dev_ops *(*)(void))dlsym(lib, "wcos_cuda_ops");
+    const wcos_dev_ops *(*get)(void) = (const wcos_dev_ops *(*)(void))dlsym(lib, WCOS_STR(WCOS_CUDA_OPS));
     if (!get) {
-        snprintf(cuda_why, sizeof cuda_why, "%s has no wcos_cuda_ops", path);
+        snprintf(cuda_why, sizeof cuda_why, "%s has no %s: built from other wcos sources (rebuild with make cuda)", path,
+                 WCOS_STR(WCOS_CUDA_OPS));
         return;
     }
     cuda_table = get();

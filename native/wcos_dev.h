@@ -13,6 +13,13 @@
 
 #define WCOS_KMAX 32 /* the largest top-k the device kernels keep per thread */
 
+/* libwcos-cuda.so exports its table under a name that carries the table's version: bump it with any
+   change to wcos_dev_ops or its arguments, so that hooks.c refuses a library built from other sources
+   (which would read the arguments wrongly) instead of calling it. Version 2: scale's rms. */
+#define WCOS_CUDA_OPS wcos_cuda_ops_v2
+#define WCOS_STR_(x) #x
+#define WCOS_STR(x) WCOS_STR_(x)
+
 typedef struct {
     float v;      // signed (refactored) post value
     int32_t r;    // row within the call
@@ -58,7 +65,7 @@ typedef struct wcos_dev_ops {
     // dst[r, i] = src[r, idx[i]] for rows × n (dst device, [rows, n]).
     int (*gather)(const float *src, int64_t ld, int rows, const int32_t *idx, int n, float *dst);
     int (*quadrants)(const wcos_quad_args *a);
-    // out[r] = sqrt(var(x_r) + eps) (out device, [rows]).
+    // out[r] = sqrt(var(x_r) + eps), or sqrt(mean(x_r²) + eps) when rms (out device, [rows]).
     int (*scale)(const float *x, int64_t n_embd, int rows, float eps, int rms, float *out);
     // Per-token metrics of logits [rows, n_vocab] (outputs device, [rows]); target[r] < 0: none.
     int (*metrics)(const float *logits, int64_t n_vocab, int rows, const int32_t *target, double *entropy,

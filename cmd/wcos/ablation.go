@@ -25,7 +25,7 @@ func ablationFlags(neuronsUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "means", Usage: "values for --ablation mean: a freqs summary.safetensors (conditional means, §4.3), JSON {\"L.N\": v} or CSV L.N,value"},
 		&cli.StringFlag{Name: "gate", Usage: "ablate only where the gate pre-activation is + or -"},
 		&cli.StringFlag{Name: "post", Usage: "ablate only where the (refactored) activation is + or -"},
-		&cli.BoolFlag{Name: "refactor", Value: true, Usage: "post condition on s_n·post, s_n = sign(w_gate·w_in centred) (paper); false: raw sign"},
+		&cli.BoolFlag{Name: "refactor", Value: true, Usage: "post condition on s_n·post, s_n = sign(w_gate·w_in) of TransformerLens-processed weights (paper); false: raw sign"},
 	}
 }
 

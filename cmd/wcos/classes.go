@@ -23,7 +23,7 @@ func classesCommand() *cli.Command {
 processes the weights as TransformerLens does (the paper's numbers, spec §1.3): for OLMo, whose
 LayerNorm has no parameters, w_in and w_out are centred along d_model; for the RMSNorm models of the
 paper's appendix (HF model types llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text; GGUF
-llama, qwen2, qwen3, gemma*) the norm's weight g before the MLP (Gemma: 1 + w) multiplies w_gate and
+llama, qwen2, qwen3, gemma, gemma2, gemma3) the norm's weight g before the MLP (Gemma: 1 + w) multiplies w_gate and
 w_in, and nothing is centred. raw uses the checkpoint as stored, for any architecture. The vanilla
 (non-gated) models GPT-2/distilgpt2, Pythia (gpt_neox), OPT, BLOOM and GPT-J get linout only and the three
 vanilla classes (spec §1.4), plus half_coarse.csv and the half_coarse figure (linout in ten bins of 0.2,

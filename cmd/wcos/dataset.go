@@ -20,8 +20,8 @@ docs/dataset-format.md) that every experiment reads. A SOURCE is JSONL (.jsonl/.
 with "text" or "input_ids" per line, a .txt file (one document) or a directory of them, Parquet or
 Arrow with a text or input_ids column, a Hugging Face save_to_disk directory, or another token dataset.
 input_ids are used as given (checked against the vocabulary); text is tokenised with the model's
-tokenizer, the EOS id prepended as BOS and cut to --max-length (BOS included), as dolma-small was
-(paper-spec §7). --tokens keeps the shortest prefix of rows reaching that many tokens. The output
+tokenizer, its BOS prepended (OLMo has none and takes the EOS id, as dolma-small has) and cut to
+--max-length (BOS included), as dolma-small was (paper-spec §7). --tokens keeps the shortest prefix of rows reaching that many tokens. The output
 appears only when complete; a bad row stops with its file and line.
 
 Examples:
@@ -54,7 +54,7 @@ func datasetCommand(newTokenizer func(modelPath string) (dataset.Tokenizer, func
 			&cli.IntFlag{Name: "max-length", Value: dataset.DefaultMaxLength, Usage: "longest row in tokens, BOS included (-1: no limit)"},
 			&cli.Int64Flag{Name: "tokens", Usage: "stop once this many tokens are written (0: all rows; dolma-small: 20000000)"},
 			&cli.StringFlag{Name: "field", Usage: "read only `FIELD`, text or input_ids (default: input_ids when a row has it, else text)"},
-			&cli.BoolFlag{Name: "no-bos", Usage: "do not prepend the EOS id as BOS to text rows"},
+			&cli.BoolFlag{Name: "no-bos", Usage: "do not prepend BOS (OLMo: the EOS id) to text rows"},
 			&cli.BoolFlag{Name: "truncate-ids", Usage: "cut input_ids rows longer than --max-length instead of failing"},
 			&cli.IntFlag{Name: "vocab-size", Usage: "check input_ids against this vocabulary size when no model is loaded (--field input_ids without --model)"},
 			&cli.BoolFlag{Name: "full-tokenize", Usage: "tokenise whole documents before truncating (slower; the default prefix tokenisation gives the same ids for OLMo's tokenizer)"},

@@ -21,7 +21,8 @@ plot_all_medians did (paper-spec §2.6). Layer l of a model with L layers sits a
 l/(L-1), so models of different depths share one axis.
 
 Writes DIR/medians.csv and medians.md (name, layer, n_layers, depth, neurons, median_linout,
-median_gateout, median_gatelin; NaN for a vanilla MLP's gate cosines), the figure medians_<cos> as PNG
+median_gateout, median_gatelin, refactored; NaN for a vanilla MLP's gate cosines; runs with and without
+--refactor share a linout figure but not a gateout or gatelin one), the figure medians_<cos> as PNG
 and SVG (--pdf adds PDF; the reference's medians.pdf is --cos linout, the default), one line per
 folder, colours cycling every 10 folders with a new line style as in the reference, and run.json. DIR
 appears complete or not at all. Options go before the folders. The reference's selected_medians.pdf
@@ -58,7 +59,9 @@ func runMedians(c *cli.Context) error {
 	}
 	var names []string
 	if s := c.String("names"); s != "" {
-		names = strings.Split(s, ",")
+		for _, n := range strings.Split(s, ",") {
+			names = append(names, strings.TrimSpace(n))
+		}
 	}
 	out, err := freshOut(c, "medians")
 	if err != nil {

@@ -233,8 +233,8 @@ func TestUnknownArchitecture(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), `"olmo2"`) || !strings.Contains(err.Error(), "--weights raw") {
 		t.Fatalf("olmo2 with tl: error %v, want one naming the directory, the model type and --weights raw", err)
 	}
-	if _, err := RefactorSigns(dir, []int{0}); err == nil {
-		t.Fatal("olmo2: RefactorSigns gave signs without knowing the processing")
+	if _, err := RefactorSigns(dir, []int{0}); err == nil || !strings.Contains(err.Error(), "--refactor=false") {
+		t.Fatalf("olmo2: RefactorSigns: error %v, want one pointing to --refactor=false", err)
 	}
 	o := DefaultOptions()
 	o.Processing = Raw
@@ -315,7 +315,21 @@ func TestVanillaLayouts(t *testing.T) {
 		}
 		return v
 	}
-	var in, out, ones, g, prein [][]float32
+	var in, out, ones, g, prein, cin, cout [][]float32
+	centred := func(m []float32) []float32 { // each row minus its mean, in float64
+		c := make([]float32, len(m))
+		for n := range ff {
+			var mu float64
+			for _, x := range m[n*d : (n+1)*d] {
+				mu += float64(x)
+			}
+			mu /= d
+			for k, x := range m[n*d : (n+1)*d] {
+				c[n*d+k] = float32(float64(x) - mu)
+			}
+		}
+		return c
+	}
 	for range layers {
 		a, b := randm(ff*d, 0.2), randm(ff*d, -0.1)
 		for k := range d { // neurons 0 and 1: zero-mean w_in, w_out = ±w_in
@@ -333,6 +347,7 @@ func TestVanillaLayouts(t *testing.T) {
 			pa[i] *= gl[i%d]
 		}
 		prein = append(prein, pa)
+		cin, cout = append(cin, centred(pa)), append(cout, centred(b))
 	}
 	for ci, c := range vanillaCases {
 		name := c.modelType + "/" + c.prefix
@@ -350,12 +365,19 @@ func TestVanillaLayouts(t *testing.T) {
 		ra := computeAt(t, a, TL)
 		sameResult(t, name+": tl vs prescaled tl", ra, computeAt(t, writeVanilla(t, ci, prein, out, ones, d, ff, nil), TL))
 		raw := computeAt(t, a, Raw)
-		var diff float64
+		// The fold and the centring done here: the raw cosines of those weights are TL's (up to their
+		// rounding to float32).
+		done := computeAt(t, writeVanilla(t, ci, cin, cout, ones, d, ff, nil), Raw)
+		var diff, off float64
 		for i, n := range raw.Neurons {
 			diff = max(diff, math.Abs(n.LinOut-ra.Neurons[i].LinOut))
+			off = max(off, math.Abs(done.Neurons[i].LinOut-ra.Neurons[i].LinOut))
 		}
 		if diff < 1e-2 {
 			t.Fatalf("%s: TL and raw linout within %g: the test does not test the processing", name, diff)
+		}
+		if off > 1e-6 {
+			t.Fatalf("%s: TL linout differs by %g from the raw linout of folded and centred weights", name, off)
 		}
 	}
 	// OPT-350m normalises after the MLP: TL is refused, raw works.

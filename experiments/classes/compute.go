@@ -86,7 +86,7 @@ func Compute(src Source, o Options) (*Result, error) {
 	if _, err := ParseRegionMode(string(o.Region)); err != nil {
 		return nil, err
 	}
-	if err := dims.CheckProcessing(src.Path(), o.Processing); err != nil {
+	if err := dims.CheckProcessing(src.Path(), o.Processing, "use --weights raw"); err != nil {
 		return nil, err
 	}
 	layers := o.Layers

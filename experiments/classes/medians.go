@@ -30,10 +30,11 @@ type LayerMedian struct {
 	Layer, NLayers, Neurons  int
 	Depth                    float64
 	LinOut, GateOut, GateLin float64 // NaN for a vanilla MLP's gate cosines
+	Refactored               bool    // the run's gatelin ≥ 0 and gateout multiplied by s_n
 }
 
 // MedianColumns are medians.csv's columns.
-var MedianColumns = []string{"name", "layer", "n_layers", "depth", "neurons", "median_linout", "median_gateout", "median_gatelin"}
+var MedianColumns = []string{"name", "layer", "n_layers", "depth", "neurons", "median_linout", "median_gateout", "median_gatelin", "refactored"}
 
 // Medians reads the `wcos classes` output folders dirs (summary.json and neurons.csv) and returns
 // each analysed layer's median cosines in torch.quantile's linear rule (the reference's
@@ -100,7 +101,7 @@ func runMedians(dir, name string) ([]LayerMedian, error) {
 			depth = float64(l) / float64(s.NLayers-1)
 		}
 		out = append(out, LayerMedian{Name: name, Layer: l, NLayers: s.NLayers, Neurons: len(c[0]), Depth: depth,
-			LinOut: median(c[0]), GateOut: median(c[1]), GateLin: median(c[2])})
+			LinOut: median(c[0]), GateOut: median(c[1]), GateLin: median(c[2]), Refactored: s.Refactored})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no neurons", csvPath)
@@ -124,7 +125,7 @@ func readNeuronCosines(r io.Reader, nLayers int) ([][3][]float64, error) {
 		}
 	}
 	out := make([][3][]float64, nLayers)
-	for line := 2; ; line++ {
+	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return out, nil
@@ -132,6 +133,7 @@ func readNeuronCosines(r io.Reader, nLayers int) ([][3][]float64, error) {
 		if err != nil {
 			return nil, err
 		}
+		line, _ := cr.FieldPos(0)
 		l, err := strconv.Atoi(rec[col[0]])
 		if err != nil || l < 0 || l >= nLayers {
 			return nil, fmt.Errorf("line %d: layer %q not in [0, %d)", line, rec[col[0]], nLayers)
@@ -173,11 +175,19 @@ func WriteMedians(dir string, rows []LayerMedian, cos string, formats []string, 
 	if !ok {
 		return fmt.Errorf("medians: unknown cosine %q (want linout, gateout or gatelin)", cos)
 	}
+	if cos != "linout" {
+		for _, r := range rows {
+			if r.Refactored != rows[0].Refactored {
+				return fmt.Errorf("medians: %s is %s and %s is not: their %s differ in sign convention (linout does not)",
+					rows[0].Name, refactoredWord(rows[0].Refactored), r.Name, cos)
+			}
+		}
+	}
 	return atomicfile.BuildDir(dir, func(tmp string) error {
 		var recs [][]string
 		for _, r := range rows {
 			recs = append(recs, []string{r.Name, strconv.Itoa(r.Layer), strconv.Itoa(r.NLayers), ff(r.Depth), strconv.Itoa(r.Neurons),
-				ff(r.LinOut), ff(r.GateOut), ff(r.GateLin)})
+				ff(r.LinOut), ff(r.GateOut), ff(r.GateLin), strconv.FormatBool(r.Refactored)})
 		}
 		if err := table.Create(filepath.Join(tmp, "medians.csv"), func(w *bufio.Writer) error {
 			table.CSV(w, append([][]string{MedianColumns}, recs...)...)
@@ -187,7 +197,7 @@ func WriteMedians(dir string, rows []LayerMedian, cos string, formats []string, 
 		}
 		if err := table.Create(filepath.Join(tmp, "medians.md"), func(w *bufio.Writer) error {
 			w.WriteString("Per-layer medians of the weight cosines (torch.quantile, linear), by run.\n\n")
-			table.Markdown(w, MedianColumns, []string{"---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"}, recs...)
+			table.Markdown(w, MedianColumns, []string{"---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"}, recs...)
 			return nil
 		}); err != nil {
 			return err
@@ -212,4 +222,11 @@ func WriteMedians(dir string, rows []LayerMedian, cos string, formats []string, 
 		}
 		return info.Write(tmp)
 	})
+}
+
+func refactoredWord(r bool) string {
+	if r {
+		return "refactored"
+	}
+	return "unrefactored"
 }

@@ -177,13 +177,27 @@ func TestMediansErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one line containing %q", c.name, err, c.want)
 		}
 	}
-	rows, _ := Medians([]string{good}, nil)
-	out := filepath.Join(tmp, "out")
-	if err := WriteMedians(out, rows, "norm", nil, nil); err == nil {
-		t.Error("unknown cosine accepted")
+	// A run without refactoring beside a refactored one: linout compares, gateout does not.
+	unref := bad("unrefactored", strings.Replace(string(summary), `"refactored": true`, `"refactored": false`, 1), string(csvText))
+	mixed, err := Medians([]string{good, unref}, nil)
+	if err != nil || mixed[0].Refactored == mixed[len(mixed)-1].Refactored {
+		t.Fatalf("mixed runs: %v %+v", err, mixed)
 	}
-	if _, err := os.Stat(out); !os.IsNotExist(err) {
-		t.Errorf("a failed WriteMedians left %s", out)
+	out := filepath.Join(tmp, "out")
+	for _, c := range []struct {
+		cos  string
+		rows []LayerMedian
+		want string
+	}{{"norm", mixed[:1], "unknown cosine"}, {"gateout", mixed, "sign convention"}} {
+		if err := WriteMedians(out, c.rows, c.cos, nil, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--cos %s: error %v, want %q", c.cos, err, c.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("a failed WriteMedians left %s", out)
+		}
+	}
+	if err := WriteMedians(out, mixed, "linout", nil, nil); err != nil {
+		t.Errorf("linout of mixed runs: %v", err)
 	}
 }
 

@@ -11,7 +11,7 @@ func RefactorSigns(modelPath string, layers []int) (map[int][]int8, error) {
 		return nil, err
 	}
 	defer src.Close()
-	if err := src.Dims().CheckProcessing(modelPath, TL); err != nil {
+	if err := src.Dims().CheckProcessing(modelPath, TL, "refactor signs need it: use --refactor=false (raw signs)"); err != nil {
 		return nil, err
 	}
 	out := make(map[int][]int8, len(layers))

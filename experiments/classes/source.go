@@ -21,12 +21,13 @@ type Dims struct {
 	Norm                  Norm
 }
 
-// CheckProcessing refuses TL processing for an architecture whose norm wcos does not know.
-func (d Dims) CheckProcessing(path string, proc Processing) error {
+// CheckProcessing refuses TL processing for an architecture whose norm wcos does not know; the error
+// ends with what to do instead (the caller's flag).
+func (d Dims) CheckProcessing(path string, proc Processing, instead string) error {
 	if proc == TL && d.Norm == UnknownNorm {
-		return fmt.Errorf("%s: TransformerLens processing (--weights tl) is known for model types %s and GGUF architectures %s, not %q; use --weights raw",
+		return fmt.Errorf("%s: TransformerLens processing is known for model types %s and GGUF architectures %s, not %q; %s",
 			path, sortedNames(slices.Concat(slices.Collect(maps.Keys(hfNorms)), slices.Collect(maps.Keys(vanillaLayouts)))),
-			sortedNames(slices.Collect(maps.Keys(ggufNorms))), d.Arch)
+			sortedNames(slices.Collect(maps.Keys(ggufNorms))), d.Arch, instead)
 	}
 	return nil
 }
@@ -92,10 +93,10 @@ func (a archNorm) checkShape(l, d int, shape func(name string) ([]int64, error))
 	return nil
 }
 
-// normWeight reads layer l's norm weight through read (which returns the values and the row-major
-// shape), checks it has d values and applies Gemma's 1 + w in float32. It returns nil when the norm
-// has no weight.
-func (a archNorm) normWeight(l, d int, read func(name string) ([]float32, []int64, error)) ([]float32, error) {
+// normWeight reads layer l's norm weight from the model at path through read (which returns the values
+// and the row-major shape, its errors naming the file), checks it has d values and applies Gemma's
+// 1 + w in float32. It returns nil when the norm has no weight.
+func (a archNorm) normWeight(path string, l, d int, read func(name string) ([]float32, []int64, error)) ([]float32, error) {
 	if a.name == "" {
 		return nil, nil
 	}
@@ -105,7 +106,7 @@ func (a archNorm) normWeight(l, d int, read func(name string) ([]float32, []int6
 		return nil, err
 	}
 	if len(shape) != 1 || shape[0] != int64(d) {
-		return nil, fmt.Errorf("layer %d: %s has shape %v, want [%d]", l, name, shape, d)
+		return nil, fmt.Errorf("%s: layer %d: %s has shape %v, want [%d]", path, l, name, shape, d)
 	}
 	if a.plusOne {
 		for i := range v {
@@ -327,8 +328,8 @@ func (s *hfSource) Layer(l int) (*LayerWeights, error) {
 	if s.layout.outDM {
 		w.Out = transpose(w.Out, d, ff)
 	}
-	if w.NormWeight, err = s.norm.normWeight(l, d, s.ck.Float32); err != nil {
-		return nil, fmt.Errorf("%s: %v", s.ck.Dir, err)
+	if w.NormWeight, err = s.norm.normWeight(s.ck.Dir, l, d, s.ck.Float32); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -436,9 +437,9 @@ func (s *ggufSource) Layer(l int) (*LayerWeights, error) {
 	if err != nil {
 		return nil, err
 	}
-	nw, err := s.norm.normWeight(l, s.dims.DModel, s.g.Float32)
+	nw, err := s.norm.normWeight(s.g.Path(), l, s.dims.DModel, s.g.Float32)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", s.g.Path(), err)
+		return nil, err
 	}
 	// ffn_down has ne [n_ff, d_model], i.e. HF's [d_model, n_ff] row-major: transpose to neuron-major.
 	return &LayerWeights{DMLP: s.dims.DMLP, DModel: s.dims.DModel, Gate: gate, In: up,

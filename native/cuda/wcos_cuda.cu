@@ -217,4 +217,4 @@ const wcos_dev_ops table = {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const wcos_dev_ops *wcos_cuda_ops(void) { return &table; }
+extern "C" __attribute__((visibility("default"))) const wcos_dev_ops *WCOS_CUDA_OPS(void) { return &table; }
