@@ -486,6 +486,51 @@ func TestMetaProvenance(t *testing.T) {
 	}
 }
 
+// TestTokenizerMismatch: a token data set recording a tokenizer's fingerprint opens for that tokenizer
+// and without one, and is refused, naming it and the folder, for another (the ids would mean other
+// tokens); one without a fingerprint opens for any.
+func TestTokenizerMismatch(t *testing.T) {
+	dir := t.TempDir()
+	src := write(t, filepath.Join(dir, "s.jsonl"), jsonlText(testDocs))
+	fp, err := Fingerprint(&byteTok{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked, plain := filepath.Join(dir, "marked"), filepath.Join(dir, "plain")
+	for _, c := range []struct {
+		out string
+		fp  string
+	}{{marked, fp}, {plain, ""}} {
+		if _, err := Build(context.Background(), c.out, []string{src}, &byteTok{}, BuildOptions{Tokenizer: TokenizerInfo{Model: "bytes.gguf", Fingerprint: c.fp}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		path string
+		tok  Tokenizer
+		want string // "" = opens
+	}{
+		{"same tokenizer", marked, &byteTok{}, ""},
+		{"no tokenizer", marked, nil, ""},
+		{"other tokenizer", marked, wordTok{}, "tokenised by another tokenizer (bytes.gguf)"},
+		{"no fingerprint", plain, wordTok{}, ""},
+	} {
+		r, err := Open(c.path, c.tok, Options{})
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			} else {
+				r.Close()
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
+			t.Errorf("%s: error %v, want one naming %s and containing %q", c.name, err, c.path, c.want)
+		}
+	}
+}
+
 // wordTok is a BPE-like tokenizer with GPT-2-style pre-tokens (" word", "word", runs of spaces) split
 // into ≤3-byte pieces; it checks that prefix tokenisation equals full tokenisation then truncation.
 type wordTok struct{}

@@ -174,7 +174,7 @@ func Open(path string, tok Tokenizer, opts Options) (Reader, error) {
 	case KindHF:
 		src, err = openHF(path, opts.Field)
 	case KindTokens:
-		src, err = openTokensSource(path, opts.Field)
+		src, err = openTokensSource(path, opts.Field, tok)
 	}
 	if err != nil {
 		return nil, err

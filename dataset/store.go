@@ -3,6 +3,7 @@ package dataset
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -400,13 +401,27 @@ type tokensSource struct {
 	r Reader
 }
 
-func openTokensSource(dir, field string) (source, error) {
+// openTokensSource opens a token data set to be read by the model whose tokenizer is tok (nil: none).
+// A data set whose meta.json records another tokenizer's fingerprint is refused: its ids would mean
+// other tokens (the reference ran Llama on OLMo's ids for a while, paper-spec §10).
+func openTokensSource(dir, field string, tok Tokenizer) (source, error) {
 	if field == FieldText {
 		return nil, fmt.Errorf("%s: a token dataset has no text", dir)
 	}
 	t, err := OpenTokens(dir)
 	if err != nil {
 		return nil, err
+	}
+	if want := t.meta.Tokenizer.Fingerprint; want != "" && tok != nil {
+		got, err := Fingerprint(tok)
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+		if got != want {
+			t.Close()
+			return nil, fmt.Errorf("%s: tokenised by another tokenizer (%s) than the model's: rebuild it with wcos dataset --model, or give the text", dir, cmp.Or(t.meta.Tokenizer.Model, "fingerprint "+want))
+		}
 	}
 	r, _ := t.Rows(0, t.Len())
 	return &tokensSource{t: t, r: r}, nil

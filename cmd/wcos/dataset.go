@@ -22,7 +22,9 @@ Arrow with a text or input_ids column, a Hugging Face save_to_disk directory, or
 input_ids are used as given (checked against the vocabulary); text is tokenised with the model's
 tokenizer, its BOS prepended (OLMo has none and takes the EOS id, as dolma-small has) and cut to
 --max-length (BOS included), as dolma-small was (paper-spec §7). --tokens keeps the shortest prefix of rows reaching that many tokens. The output
-appears only when complete; a bad row stops with its file and line.
+appears only when complete; a bad row stops with its file and line. meta.json records the tokenizer's
+fingerprint, and entropy, freqs and dataset refuse the set for a model whose tokenizer differs (its ids
+would be other tokens: the reference once ran Llama on OLMo's ids, paper-spec §10).
 
 Examples:
    # the shipped evaluation text, tokenised with the default model
