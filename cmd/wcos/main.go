@@ -88,6 +88,11 @@ func infoCommand() *cli.Command {
 			defer m.Close()
 			fmt.Printf("model     %s\n          %s, %d parameters\n", path, m.Desc(), m.NParams())
 			fmt.Printf("shape     %d layers, d_model %d, d_mlp %d, vocab %d, bos %d, eos %d\n", m.NLayer(), m.NEmbd(), m.NFF(), m.VocabSize(), m.BOS(), m.EOS())
+			norm := "layernorm"
+			if m.RMSNorm() {
+				norm = "rmsnorm"
+			}
+			fmt.Printf("norms     %s, eps %g\n", norm, m.NormEps())
 			fmt.Printf("engine    %s\n", bindings.SystemInfo())
 			return nil
 		},

@@ -17,7 +17,7 @@ var (
 // figureTitle names the model and the settings that change the numbers.
 func (r *Result) figureTitle(what string) string {
 	ref := ""
-	if r.Options.Refactor {
+	if r.Options.Refactor && r.gated() { // a vanilla MLP has nothing to refactor
 		ref = ", refactored"
 	}
 	return fmt.Sprintf("%s: %s (%s weights%s)", filepath.Base(r.Model), what, r.Options.Processing, ref)

@@ -269,7 +269,10 @@ func (r *Result) Summary() Summary {
 func (r *Result) Text() string {
 	var b strings.Builder
 	ref := "unrefactored"
-	if r.Options.Refactor {
+	switch {
+	case !r.gated():
+		ref = "vanilla MLP"
+	case r.Options.Refactor:
 		ref = "refactored"
 	}
 	fmt.Fprintf(&b, "%s (%s): %d of %d layers × %d neurons, d_model %d; %s weights, %s, threshold %g\n",
