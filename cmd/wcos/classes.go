@@ -38,7 +38,11 @@ OLMo-7B on 2 cores); sampled = --samples random mismatched pairs, with the stand
 Writes DIR/neurons.parquet and neurons.csv (layer, neuron, gatelin, gateout, linout, class,
 refactor_sign, norm_gate, norm_in, norm_out), layer_counts.csv/.md, regions.json, summary.json,
 run.json, and figures coarse, fine, boxplot, hist_{linout,gateout,gatelin} as PNG and SVG (--pdf adds
-PDF). DIR appears complete or not at all.
+PDF). DIR appears complete or not at all. An interrupted run resumes: the layers done are kept in
+DIR.partial/checkpoint.safetensors (saved at most every 10 s) and the same command takes them from
+there; one made with another model, --weights, --refactor, --region, --p, --samples or --seed is refused
+with the input named (delete DIR.partial to start over). Each sampled region draws from a stream of its
+own (--seed and the layer), so a resumed run's regions equal an uninterrupted run's.
 
 Examples:
   wcos classes                                        # embedded tiny-olmo, exact regions
@@ -64,6 +68,10 @@ Examples:
 		Action: runClasses,
 	}
 }
+
+// saveEvery is how often an interrupted `wcos classes` can lose work: the layers computed since its
+// last checkpoint (a variable for the tests).
+var saveEvery = 10 * time.Second
 
 func runClasses(c *cli.Context) error {
 	if c.NArg() > 0 {
@@ -111,6 +119,52 @@ func runClasses(c *cli.Context) error {
 		fi, err := runinfo.Hash(model)
 		hashc <- hashed{fi, err}
 	}()
+	var h *hashed
+	modelHash := func() (runinfo.FileInfo, error) {
+		if h == nil {
+			v := <-hashc
+			h = &v
+		}
+		return h.fi, h.err
+	}
+	// Layers done by an interrupted run with the same inputs are taken from out.partial; the layers
+	// computed here are saved there (at most every 10 s) until the outputs are written.
+	var ck *classes.Checkpoint
+	openCheckpoint := func() error {
+		if ck == nil {
+			fi, err := modelHash()
+			if err != nil {
+				return err
+			}
+			ck = classes.NewCheckpoint(out, fi.SHA256, o)
+		}
+		return nil
+	}
+	if _, err := os.Stat(out + ".partial"); err == nil {
+		if err := openCheckpoint(); err != nil {
+			return err
+		}
+		if o.Done, err = ck.Load(); err != nil {
+			return err
+		}
+		if len(o.Done) > 0 {
+			fmt.Fprintf(c.App.ErrWriter, "classes: resuming %s with %d layers done\n", ck.Path, len(o.Done))
+		}
+	}
+	lastSave, pending := time.Now(), []classes.LayerResult(nil)
+	o.AfterLayer = func(lr classes.LayerResult) error {
+		if pending = append(pending, lr); time.Since(lastSave) < saveEvery {
+			return nil
+		}
+		if err := openCheckpoint(); err != nil {
+			return err
+		}
+		for _, p := range pending {
+			ck.Add(p)
+		}
+		lastSave, pending = time.Now(), nil
+		return ck.Save()
+	}
 	start := time.Now()
 	o.Progress = func(layer, done, total int, elapsed time.Duration) {
 		if time.Since(start) > 2*time.Second {
@@ -121,11 +175,11 @@ func runClasses(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	h := <-hashc
-	if h.err != nil {
-		return h.err
+	fi, err := modelHash()
+	if err != nil {
+		return err
 	}
-	info.Model = &h.fi
+	info.Model = &fi
 	formats := []string{"png", "svg"}
 	if c.Bool("pdf") {
 		formats = append(formats, "pdf")
@@ -135,6 +189,11 @@ func runClasses(c *cli.Context) error {
 	}
 	if err := r.WriteDir(out, classes.WriteOptions{Formats: formats, Run: info}); err != nil {
 		return err
+	}
+	if ck != nil {
+		if err := ck.Remove(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprint(c.App.Writer, r.Text())
 	fmt.Fprintf(c.App.Writer, "wrote %s (%s)\n", out, strings.Join(append([]string{"tables"}, formats...), ", "))

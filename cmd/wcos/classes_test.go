@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wcos-dev/wcos/experiments/classes"
+	"github.com/wcos-dev/wcos/internal/runinfo"
 	"github.com/wcos-dev/wcos/internal/testmodels"
 )
 
@@ -165,5 +168,62 @@ func TestMediansCLI(t *testing.T) {
 		if _, err := os.Stat(bad); !os.IsNotExist(err) {
 			t.Errorf("%v: left %s", args, bad)
 		}
+	}
+}
+
+// TestClassesResume: a checkpoint that an interrupted run left in OUT.partial (here layer 2 of
+// tiny-olmo, made through the package) is resumed: the outputs equal a run without it, and the
+// checkpoint is removed. A checkpoint made with another --seed is refused and left as it is.
+func TestClassesResume(t *testing.T) {
+	defer func(d time.Duration) { saveEvery = d }(saveEvery)
+	saveEvery = 0
+	tmp := t.TempDir()
+	args := func(out string, extra ...string) []string {
+		return append([]string{"--model", testmodels.TinyDir(), "--layers", "2-3", "--region", "sampled", "--samples", "2000",
+			"--no-figures", "--out", out}, extra...)
+	}
+	fresh := filepath.Join(tmp, "fresh")
+	if out, err := runClassesCLI(t, args(fresh)...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(fresh + ".partial"); !os.IsNotExist(err) {
+		t.Errorf("a finished run left %s.partial", fresh)
+	}
+
+	resumed := filepath.Join(tmp, "resumed")
+	fi, err := runinfo.Hash(testmodels.TinyDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := classes.DefaultOptions()
+	o.Region, o.Samples, o.Layers = classes.RegionSampled, 2000, []int{2}
+	src, err := classes.Open(testmodels.TinyDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ck := classes.NewCheckpoint(resumed, fi.SHA256, o)
+	o.AfterLayer = func(lr classes.LayerResult) error { ck.Add(lr); return ck.Save() }
+	if _, err := classes.Compute(src, o); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runClassesCLI(t, args(resumed, "--seed", "2")...); err == nil || !strings.Contains(err.Error(), "--seed") {
+		t.Errorf("--seed 2 resumed a seed-1 checkpoint: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(ck.Path); err != nil {
+		t.Fatalf("the refused checkpoint is gone: %v", err)
+	}
+	if out, err := runClassesCLI(t, args(resumed)...); err != nil || !strings.Contains(out, "with 1 layers done") {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	for _, f := range []string{"neurons.csv", "layer_counts.csv", "regions.json"} {
+		a, _ := os.ReadFile(filepath.Join(fresh, f))
+		b, _ := os.ReadFile(filepath.Join(resumed, f))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s differs between the resumed run and a fresh one", f)
+		}
+	}
+	if _, err := os.Stat(resumed + ".partial"); !os.IsNotExist(err) {
+		t.Errorf("the resumed run left %s.partial", resumed)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -149,8 +150,11 @@ func sameResult(t *testing.T, name string, a, b *Result) {
 			t.Fatalf("%s: neuron %d: %+v vs %+v", name, i, x, b.Neurons[i])
 		}
 	}
+	if len(a.Regions.Layers) != len(b.Regions.Layers) {
+		t.Fatalf("%s: %d vs %d regions", name, len(a.Regions.Layers), len(b.Regions.Layers))
+	}
 	for i, g := range a.Regions.Layers {
-		if g != b.Regions.Layers[i] {
+		if !reflect.DeepEqual(g, b.Regions.Layers[i]) {
 			t.Fatalf("%s: region of layer %d: %+v vs %+v", name, g.Layer, g, b.Regions.Layers[i])
 		}
 	}

@@ -22,6 +22,21 @@ type Options struct {
 	Threads   int    // ggml threads for exact regions; ≤ 0 = GOMAXPROCS
 	// Progress, if set, is called after each layer.
 	Progress func(layer, done, total int, elapsed time.Duration)
+	// Done holds layers computed by an earlier, interrupted run with the same inputs (a checkpoint):
+	// they are not loaded again. AfterLayer, if set, is called with each layer computed here, before
+	// the next one starts (to save a checkpoint); its error stops Compute.
+	Done       map[int]LayerResult
+	AfterLayer func(LayerResult) error
+}
+
+// LayerResult is what Compute keeps of one layer: every neuron's cosines (unrefactored), norms and
+// refactor sign, and the layer's randomness region (zero Pairs: none). The classes follow from them
+// and the threshold.
+type LayerResult struct {
+	Layer  int
+	Gated  bool // false: a vanilla MLP
+	Stats  []NeuronStats
+	Region Region
 }
 
 // DefaultOptions are the paper's settings: TransformerLens processing, refactored, threshold 0.5,
@@ -111,69 +126,90 @@ func Compute(src Source, o Options) (*Result, error) {
 		b := BetaRegion(dims.DModel, o.P)
 		r.Regions.Beta = &b
 	}
-	var rng *rand.Rand
 	if o.Region == RegionSampled {
 		r.Regions.Samples, r.Regions.Seed = o.Samples, o.Seed
-		rng = rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
 	}
 	start := time.Now()
 	for li, l := range layers {
-		t0 := time.Now()
-		w, err := src.Layer(l)
-		if err != nil {
-			return nil, err
+		lr, ok := o.Done[l]
+		if ok {
+			if len(lr.Stats) != dims.DMLP {
+				return nil, fmt.Errorf("%s: layer %d of the checkpoint has %d neurons, the model %d", src.Path(), l, len(lr.Stats), dims.DMLP)
+			}
+		} else {
+			var err error
+			if lr, err = computeLayer(src, l, o, &r.Timing); err != nil {
+				return nil, err
+			}
+			if o.AfterLayer != nil {
+				if err := o.AfterLayer(lr); err != nil {
+					return nil, err
+				}
+			}
 		}
-		t1 := time.Now()
-		stats, err := LayerStats(w, o.Processing)
-		if err != nil {
-			return nil, fmt.Errorf("%s: layer %d: %v", src.Path(), l, err)
-		}
-		signs := make([]int8, len(stats))
-		for n, s := range stats {
+		for n, s := range lr.Stats {
 			nr := Neuron{Layer: l, Neuron: n, GateLin: s.GateLin, GateOut: s.GateOut, LinOut: s.LinOut,
 				RefactorSign: s.Sign, NormGate: s.NormGate, NormIn: s.NormIn, NormOut: s.NormOut}
-			if w.Gate == nil {
-				nr.Class = ClassifyVanilla(s.LinOut, o.Threshold)
-			} else {
+			if lr.Gated {
 				nr.Class = Classify(s.GateLin, s.GateOut, s.LinOut, o.Threshold)
+			} else {
+				nr.Class = ClassifyVanilla(s.LinOut, o.Threshold)
 			}
 			if o.Refactor {
 				nr.GateLin *= float64(s.Sign)
 				nr.GateOut *= float64(s.Sign)
 			}
-			signs[n] = s.Sign
 			r.Counts[li][nr.Class]++
 			r.Neurons = append(r.Neurons, nr)
 		}
-		t2 := time.Now()
-		var sg []int8
-		if o.Refactor {
-			sg = signs
+		if lr.Region.Pairs > 0 {
+			r.Regions.Layers = append(r.Regions.Layers, lr.Region)
 		}
-		var reg Region
-		switch {
-		case w.Gate == nil || o.Region == RegionBeta || o.Region == RegionNone:
-		case o.Region == RegionExact:
-			reg, err = ExactRegion(w, o.Processing, sg, o.P, o.Threads)
-		case o.Region == RegionSampled:
-			reg, err = SampledRegion(w, o.Processing, sg, o.P, o.Samples, rng)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: layer %d: %v", src.Path(), l, err)
-		}
-		if reg.Pairs > 0 {
-			reg.Layer = l
-			r.Regions.Layers = append(r.Regions.Layers, reg)
-		}
-		t3 := time.Now()
-		r.Timing.Load += t1.Sub(t0)
-		r.Timing.Cosines += t2.Sub(t1)
-		r.Timing.Regions += t3.Sub(t2)
 		if o.Progress != nil {
 			o.Progress(l, li+1, len(layers), time.Since(start))
 		}
 	}
 	return r, nil
+}
+
+// computeLayer loads layer l and computes its cosines and region, adding the time taken to t. A
+// sampled region draws from its own stream (the seed and the layer), so that a resumed run draws the
+// same pairs as one that was not interrupted.
+func computeLayer(src Source, l int, o Options, t *Timing) (LayerResult, error) {
+	t0 := time.Now()
+	w, err := src.Layer(l)
+	if err != nil {
+		return LayerResult{}, err
+	}
+	t1 := time.Now()
+	stats, err := LayerStats(w, o.Processing)
+	if err != nil {
+		return LayerResult{}, fmt.Errorf("%s: layer %d: %v", src.Path(), l, err)
+	}
+	t2 := time.Now()
+	var sg []int8
+	if o.Refactor {
+		sg = make([]int8, len(stats))
+		for n, s := range stats {
+			sg[n] = s.Sign
+		}
+	}
+	var reg Region
+	switch {
+	case w.Gate == nil || o.Region == RegionBeta || o.Region == RegionNone:
+	case o.Region == RegionExact:
+		reg, err = ExactRegion(w, o.Processing, sg, o.P, o.Threads)
+	case o.Region == RegionSampled:
+		reg, err = SampledRegion(w, o.Processing, sg, o.P, o.Samples, rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15^uint64(l))))
+	}
+	if err != nil {
+		return LayerResult{}, fmt.Errorf("%s: layer %d: %v", src.Path(), l, err)
+	}
+	reg.Layer = l
+	t.Load += t1.Sub(t0)
+	t.Cosines += t2.Sub(t1)
+	t.Regions += time.Since(t2)
+	return LayerResult{Layer: l, Gated: w.Gate != nil, Stats: stats, Region: reg}, nil
 }
 
 // Totals sums the per-layer counts.
