@@ -330,3 +330,46 @@ func TestCLIOutHoldsInput(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIOtherArchitectures runs the experiments' chain on random Llama and Gemma-2 GGUFs (ollama's
+// converter): neuron sets chosen by class from the GGUF's weights (the RMSNorm fold), a conditional
+// ablation on refactored signs, activation statistics, generation and the attributes lens. The numbers
+// are checked by the packages' tests; this checks that every command accepts these architectures and
+// writes its outputs.
+func TestCLIOtherArchitectures(t *testing.T) {
+	for _, arch := range testmodels.RMSArchs {
+		t.Run(arch, func(t *testing.T) {
+			model := testmodels.RMSModel(t, arch, nil)
+			dir := t.TempDir()
+			for _, c := range []struct {
+				name string
+				args []string
+				want string // a file the run must write
+			}{
+				{"neurons", []string{"neurons", "--set", "orthogonal output", "--n-neurons", "6", "-o", filepath.Join(dir, "set.txt")}, ""},
+				{"entropy", []string{"entropy", "--neurons", "@" + filepath.Join(dir, "set.txt"), "--gate", "-", "--post", "+",
+					"--max-tokens", "200", "--max-length", "64"}, "metrics.safetensors"},
+				{"freqs", []string{"freqs", "--max-tokens", "200", "--max-length", "64"}, "summary.safetensors"},
+				{"generate", []string{"generate", "--neurons", "1.3,1.4", "--max-new-tokens", "6"}, "generations.jsonl"},
+				{"attributes", []string{"attributes", "--neurons", "1.3", "--max-facts", "4"}, "records.parquet"},
+			} {
+				args := append([]string{c.args[0], "--model", model}, c.args[1:]...)
+				if c.name != "neurons" {
+					args = append(args, "--threads", "1")
+				}
+				out := filepath.Join(dir, c.name)
+				if c.want != "" {
+					args = append(args, "--out", out)
+				}
+				if err := runCLI(t, args...); err != nil {
+					t.Fatalf("%s %s: %v", arch, c.name, err)
+				}
+				if c.want != "" {
+					if _, err := os.Stat(filepath.Join(out, c.want)); err != nil {
+						t.Errorf("%s %s: %v", arch, c.name, err)
+					}
+				}
+			}
+		})
+	}
+}
