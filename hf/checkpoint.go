@@ -174,12 +174,6 @@ func (ck *Checkpoint) Raw(name string) ([]byte, safetensors.TensorInfo, error) {
 	return b, f.Tensors[name], err
 }
 
-// MLPNames are the HF names of layer l's gate, up (TransformerLens "in") and down ("out") weights.
-func MLPNames(l int) (gate, up, down string) {
-	p := fmt.Sprintf("model.layers.%d.mlp.", l)
-	return p + "gate_proj.weight", p + "up_proj.weight", p + "down_proj.weight"
-}
-
 // IsOLMo reports whether the config describes an OLMo-1 model (OlmoForCausalLM / OLMoForCausalLM).
 func (c *Config) IsOLMo() bool {
 	a := c.Architecture()
