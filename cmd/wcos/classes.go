@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -110,23 +111,8 @@ func runClasses(c *cli.Context) error {
 	}
 	defer src.Close()
 	// Hash the model while computing: for a 7B model that is ~10 s of reading.
-	type hashed struct {
-		fi  runinfo.FileInfo
-		err error
-	}
-	hashc := make(chan hashed, 1)
-	go func() {
-		fi, err := runinfo.Hash(model)
-		hashc <- hashed{fi, err}
-	}()
-	var h *hashed
-	modelHash := func() (runinfo.FileInfo, error) {
-		if h == nil {
-			v := <-hashc
-			h = &v
-		}
-		return h.fi, h.err
-	}
+	modelHash := sync.OnceValues(func() (runinfo.FileInfo, error) { return runinfo.Hash(model) })
+	go modelHash()
 	// Layers done by an interrupted run with the same inputs are taken from out.partial; the layers
 	// computed here are saved there (at most every 10 s) until the outputs are written.
 	var ck *classes.Checkpoint
@@ -168,7 +154,7 @@ func runClasses(c *cli.Context) error {
 	start := time.Now()
 	o.Progress = func(layer, done, total int, elapsed time.Duration) {
 		if time.Since(start) > 2*time.Second {
-			fmt.Fprintf(os.Stderr, "classes: layer %d (%d/%d) %.1fs\n", layer, done, total, elapsed.Seconds())
+			fmt.Fprintf(c.App.ErrWriter, "classes: layer %d (%d/%d) %.1fs\n", layer, done, total, elapsed.Seconds())
 		}
 	}
 	r, err := classes.Compute(src, o)

@@ -214,7 +214,7 @@ func WriteMedians(dir string, rows []LayerMedian, cos string, formats []string, 
 					s = &fig.Series[k]
 				}
 				s.X = append(s.X, r.Depth)
-				s.Y = append(s.Y, map[string]float64{"linout": r.LinOut, "gateout": r.GateOut, "gatelin": r.GateLin}[cos])
+				s.Y = append(s.Y, r.cosine(cos))
 			}
 			if _, err := fig.Figure().Save(filepath.Join(tmp, "medians_"+cos), formats...); err != nil {
 				return err
@@ -229,4 +229,15 @@ func refactoredWord(r bool) string {
 		return "refactored"
 	}
 	return "unrefactored"
+}
+
+// cosine is the median of the named cosine (a key of MedianCosines).
+func (r LayerMedian) cosine(name string) float64 {
+	switch name {
+	case "gateout":
+		return r.GateOut
+	case "gatelin":
+		return r.GateLin
+	}
+	return r.LinOut
 }

@@ -3,7 +3,6 @@ package classes
 import (
 	"encoding/csv"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,25 +35,9 @@ func TestMedian(t *testing.T) {
 // randomRun computes and writes a classes run of a random model (seed) over layers of nLayers.
 func randomRun(t *testing.T, dir string, nLayers, d, ff int, seed uint64, layers []int) *Result {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 3))
-	mat := func() []float32 {
-		v := make([]float32, d*ff)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
-	ws := make([]*LayerWeights, nLayers)
-	for l := range ws {
-		ws[l] = &LayerWeights{DMLP: ff, DModel: d, Gate: mat(), In: mat(), Out: mat()}
-		for i := range ws[l].In { // plant a per-layer trend in linout
-			ws[l].In[i] += float32(l) * 0.3 * ws[l].Out[i]
-		}
-	}
 	o := DefaultOptions()
 	o.Region, o.Layers = RegionNone, layers
-	r, err := Compute(&MemSource{Name: "m", D: Dims{NLayers: nLayers, DModel: d, DMLP: ff},
-		Layers: func(l int) (*LayerWeights, error) { return ws[l], nil }}, o)
+	r, err := Compute(randomSource(nLayers, d, ff, seed, map[int]int{}), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -248,57 +248,43 @@ func openHF(ck *hf.Checkpoint) (*hfSource, error) {
 	}
 	for l := range nl {
 		gate, in, out := s.names(l)
-		for i, name := range []string{gate, in, out} {
-			if name == "" {
-				continue
-			}
-			sh, err := shape(name)
-			if err != nil {
-				return nil, fmt.Errorf("layer %d: no tensor %s", l, name)
-			}
-			if len(sh) != 2 || sh[0] <= 0 || sh[1] <= 0 {
-				return nil, fmt.Errorf("layer %d: %s has shape %v, want a matrix", l, name, sh)
-			}
-			dm := (i == 1 && s.layout.inDM) || (i == 2 && s.layout.outDM)
-			if s.dims.DMLP == 0 { // the first matrix sets the sizes
-				s.dims.DMLP, s.dims.DModel = int(sh[0]), int(sh[1])
-				if dm {
-					s.dims.DMLP, s.dims.DModel = int(sh[1]), int(sh[0])
-				}
-			}
-			want := []int64{int64(s.dims.DMLP), int64(s.dims.DModel)}
-			if dm {
-				want[0], want[1] = want[1], want[0]
-			}
-			if !slices.Equal(sh, want) {
-				return nil, fmt.Errorf("layer %d: %s has shape %v, want %v", l, name, sh, want)
-			}
-		}
-		if err := s.norm.checkShape(l, s.dims.DModel, shape); err != nil {
+		if err := s.dims.checkLayer(l, [3]string{gate, in, out}, [3]bool{false, s.layout.inDM, s.layout.outDM}, s.norm, shape); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-// checkShapes validates gate [ff,d], up [ff,d], down [d,ff] (row-major shapes) and fills d, ff from the
-// first layer.
-func (dm *Dims) checkShapes(l int, s [3][]int64, names [3]string) error {
-	for i, sh := range s {
+// checkLayer checks that layer l's matrices named (gate "" for a vanilla MLP, in, out) exist and are
+// stored [d_mlp, d_model], or [d_model, d_mlp] where dm says so, and that its norm weight (if any) has
+// d_model values. The first matrix checked sets the sizes.
+func (dims *Dims) checkLayer(l int, names [3]string, dm [3]bool, norm archNorm, shape func(string) ([]int64, error)) error {
+	for i, name := range names {
+		if name == "" {
+			continue
+		}
+		sh, err := shape(name)
+		if err != nil {
+			return fmt.Errorf("layer %d: no tensor %s", l, name)
+		}
 		if len(sh) != 2 || sh[0] <= 0 || sh[1] <= 0 {
-			return fmt.Errorf("layer %d: %s has shape %v, want a matrix", l, names[i], sh)
+			return fmt.Errorf("layer %d: %s has shape %v, want a matrix", l, name, sh)
+		}
+		if dims.DMLP == 0 {
+			dims.DMLP, dims.DModel = int(sh[0]), int(sh[1])
+			if dm[i] {
+				dims.DMLP, dims.DModel = int(sh[1]), int(sh[0])
+			}
+		}
+		want := []int64{int64(dims.DMLP), int64(dims.DModel)}
+		if dm[i] {
+			want[0], want[1] = want[1], want[0]
+		}
+		if !slices.Equal(sh, want) {
+			return fmt.Errorf("layer %d: %s has shape %v, want %v", l, name, sh, want)
 		}
 	}
-	if dm.DMLP == 0 {
-		dm.DMLP, dm.DModel = int(s[0][0]), int(s[0][1])
-	}
-	want := [3][2]int64{{int64(dm.DMLP), int64(dm.DModel)}, {int64(dm.DMLP), int64(dm.DModel)}, {int64(dm.DModel), int64(dm.DMLP)}}
-	for i, sh := range s {
-		if sh[0] != want[i][0] || sh[1] != want[i][1] {
-			return fmt.Errorf("layer %d: %s has shape %v, want %v", l, names[i], sh, want[i][:])
-		}
-	}
-	return nil
+	return norm.checkShape(l, dims.DModel, shape)
 }
 
 func (s *hfSource) Path() string   { return s.ck.Dir }
@@ -374,25 +360,14 @@ func OpenGGUF(path string) (Source, error) {
 	s.dims.NLayers = nl
 	s.norm = lookupNorm(ggufNorms, s.dims.Arch)
 	s.dims.Norm = s.norm.norm
+	shape := func(name string) ([]int64, error) {
+		info, err := g.Info(name)
+		return info.Shape, err
+	}
 	for l := range nl {
 		gn, un, dn := GGUFMLPNames(l)
-		var shapes [3][]int64
-		for i, name := range []string{gn, un, dn} {
-			info, err := g.Info(name)
-			if err != nil {
-				g.Close()
-				return nil, fmt.Errorf("%s: layer %d: no tensor %s (not a gated MLP?)", path, l, name)
-			}
-			shapes[i] = info.Shape
-		}
-		if err := s.dims.checkShapes(l, shapes, [3]string{gn, un, dn}); err != nil {
-			g.Close()
-			return nil, fmt.Errorf("%s: %v", path, err)
-		}
-		if err := s.norm.checkShape(l, s.dims.DModel, func(name string) ([]int64, error) {
-			info, err := g.Info(name)
-			return info.Shape, err
-		}); err != nil {
+		// ffn_down has ne [n_ff, d_model]: HF's [d_model, n_ff] row-major.
+		if err := s.dims.checkLayer(l, [3]string{gn, un, dn}, [3]bool{false, false, true}, s.norm, shape); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
