@@ -254,7 +254,7 @@ func TestUnknownArchitecture(t *testing.T) {
 }
 
 // vanillaCases are the vanilla architectures as Hugging Face stores them (written out here, not read
-// from vanillaLayouts, so that a wrong entry there fails): tensor names after a prefix, and whether in
+// from hfLayouts, so that a wrong entry there fails): tensor names after a prefix, and whether in
 // and out are stored [d_model, d_mlp] (GPT-2's Conv1D c_fc; every Linear's out) or [d_mlp, d_model].
 var vanillaCases = []struct {
 	modelType, prefix, in, out, norm string
@@ -268,6 +268,7 @@ var vanillaCases = []struct {
 	{"bloom", "transformer.", "h.%d.mlp.dense_h_to_4h.weight", "h.%d.mlp.dense_4h_to_h.weight", "h.%d.post_attention_layernorm.weight", false, true},
 	{"bloom", "", "h.%d.mlp.dense_h_to_4h.weight", "h.%d.mlp.dense_4h_to_h.weight", "h.%d.post_attention_layernorm.weight", false, true},
 	{"gptj", "transformer.", "h.%d.mlp.fc_in.weight", "h.%d.mlp.fc_out.weight", "h.%d.ln_1.weight", false, true},
+	{"mingpt", "", "blocks.%d.mlp.0.weight", "blocks.%d.mlp.2.weight", "blocks.%d.ln2.weight", false, true},
 }
 
 // writeVanilla stores in and out (neuron-major [ff, d] per layer) and the LayerNorm weights g as case
@@ -398,5 +399,113 @@ func TestVanillaLayouts(t *testing.T) {
 	o.Processing, o.Region = Raw, RegionNone
 	if _, err := Compute(src, o); err != nil {
 		t.Errorf("post-LN OPT with raw: %v", err)
+	}
+}
+
+// concat is the model whose layers are m's, then n's.
+func (m *rmsModel) concat(n *rmsModel) *rmsModel {
+	return &rmsModel{layers: m.layers + n.layers, d: m.d, ff: m.ff, gate: slices.Concat(m.gate, n.gate),
+		up: slices.Concat(m.up, n.up), down: slices.Concat(m.down, n.down), g: slices.Concat(m.g, n.g)}
+}
+
+// writeT5 stores enc and dec as a T5 checkpoint's encoder and decoder MLPs (names as Hugging Face's
+// T5 writes them, spelled out here): with gated, v1.1's wi_0 (gate) and wi_1 (in), else v1.0's wi (up).
+func writeT5(t *testing.T, enc, dec *rmsModel, gated bool) string {
+	t.Helper()
+	var ts []safetensors.Tensor
+	d, ff := int64(enc.d), int64(enc.ff)
+	for _, part := range []struct {
+		p string
+		m *rmsModel
+	}{{"encoder.block.%d.layer.1.", enc}, {"decoder.block.%d.layer.2.", dec}} {
+		for l := range part.m.layers {
+			p := fmt.Sprintf(part.p, l)
+			ts = append(ts, safetensors.F32(p+"DenseReluDense.wo.weight", []int64{d, ff}, part.m.down[l]),
+				safetensors.F32(p+"layer_norm.weight", []int64{d}, part.m.g[l]))
+			if gated {
+				ts = append(ts, safetensors.F32(p+"DenseReluDense.wi_0.weight", []int64{ff, d}, part.m.gate[l]),
+					safetensors.F32(p+"DenseReluDense.wi_1.weight", []int64{ff, d}, part.m.up[l]))
+			} else {
+				ts = append(ts, safetensors.F32(p+"DenseReluDense.wi.weight", []int64{ff, d}, part.m.up[l]))
+			}
+		}
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{"model_type": "t5", "num_layers": %d, "num_decoder_layers": %d}`, enc.layers, dec.layers)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestT5 reads T5 checkpoints as TransformerLens's HookedEncoderDecoder stacks them, the encoder's
+// layers then the decoder's (the reference's counts for t5-small sum to 12 layers × 2048), and folds
+// the RMSNorm before each MLP into w_in (and Flan-T5's gate) like the gated RMSNorm models'. Gated T5
+// must equal, bit for bit, the same layers written as one Llama checkpoint; v1.0's ReLU T5 must have
+// the same linout (it does not depend on the gate) and vanilla classes.
+func TestT5(t *testing.T) {
+	enc, dec := newRMSModel(2, 16, 24, 11), newRMSModel(3, 16, 24, 12)
+	llama := enc.concat(dec).write(t, "llama", "LlamaForCausalLM", "post_attention_layernorm", false)
+	gated, relu := writeT5(t, enc, dec, true), writeT5(t, enc, dec, false)
+	for _, proc := range []Processing{TL, Raw} {
+		g := computeAt(t, gated, proc)
+		if g.Dims.NLayers != 5 || g.Dims.Norm != RMSNorm || g.Dims.Arch != "t5" || g.Summary().Decoder != 2 {
+			t.Fatalf("gated t5 (%s): dims %+v, want 5 RMSNorm layers, the decoder's from 2", proc, g.Dims)
+		}
+		sameResult(t, "gated t5 vs llama ("+string(proc)+")", g, computeAt(t, llama, proc))
+		r := computeAt(t, relu, proc)
+		if r.Dims.NLayers != 5 || len(r.Neurons) != len(g.Neurons) {
+			t.Fatalf("relu t5 (%s): dims %+v, %d neurons", proc, r.Dims, len(r.Neurons))
+		}
+		for i, n := range r.Neurons {
+			if n.LinOut != g.Neurons[i].LinOut || !math.IsNaN(n.GateLin) || !slices.Contains(VanillaClasses(), n.Class) {
+				t.Fatalf("relu t5 (%s): neuron %d: %+v, want gated t5's linout %v and a vanilla class", proc, i, n, g.Neurons[i].LinOut)
+			}
+		}
+	}
+	if tl, raw := computeAt(t, relu, TL), computeAt(t, relu, Raw); tl.Neurons[0].LinOut == raw.Neurons[0].LinOut {
+		t.Fatalf("relu t5: TL and raw linout equal (%v): the norm is not folded", tl.Neurons[0].LinOut)
+	}
+}
+
+// TestBERT: BERT's intermediate.dense (in) and output.dense (out) give the same linout as the same
+// matrices in a Llama checkpoint, under either prefix; its LayerNorm comes after the MLP, so TL is
+// refused and raw works.
+func TestBERT(t *testing.T) {
+	m := newRMSModel(2, 16, 24, 13)
+	want := computeAt(t, m.write(t, "llama", "LlamaForCausalLM", "post_attention_layernorm", false), Raw)
+	for _, prefix := range []string{"bert.", ""} {
+		var ts []safetensors.Tensor
+		for l := range m.layers {
+			p := fmt.Sprintf("%sencoder.layer.%d.", prefix, l)
+			ts = append(ts, safetensors.F32(p+"intermediate.dense.weight", []int64{24, 16}, m.up[l]),
+				safetensors.F32(p+"output.dense.weight", []int64{16, 24}, m.down[l]),
+				safetensors.F32(p+"output.LayerNorm.weight", []int64{16}, m.g[l]))
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type": "bert", "num_hidden_layers": 2}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+			t.Fatal(err)
+		}
+		r := computeAt(t, dir, Raw)
+		for i, n := range r.Neurons {
+			if n.LinOut != want.Neurons[i].LinOut || !math.IsNaN(n.GateLin) {
+				t.Fatalf("bert %q: neuron %d: %+v, want linout %v", prefix, i, n, want.Neurons[i].LinOut)
+			}
+		}
+		src, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compute(src, DefaultOptions())
+		src.Close()
+		if err == nil || !strings.Contains(err.Error(), `"bert"`) || strings.Contains(err.Error(), " bert,") {
+			t.Fatalf("bert %q with tl: error %v, want one naming bert as unknown to TL", prefix, err)
+		}
 	}
 }

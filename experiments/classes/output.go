@@ -226,6 +226,7 @@ type Summary struct {
 	DMLP       int            `json:"d_mlp"`
 	Arch       string         `json:"arch"`
 	Norm       string         `json:"norm"`
+	Decoder    int            `json:"decoder_from,omitempty"` // T5: layers from here are the decoder's
 	Layers     []int          `json:"layers"`
 	Neurons    int64          `json:"neurons"`
 	Processing Processing     `json:"processing"`
@@ -237,7 +238,7 @@ type Summary struct {
 // Summary condenses the counts.
 func (r *Result) Summary() Summary {
 	s := Summary{Model: r.Model, Format: r.Format, NLayers: r.Dims.NLayers, DModel: r.Dims.DModel, DMLP: r.Dims.DMLP,
-		Arch: r.Dims.Arch, Norm: r.Dims.Norm.String(), Layers: r.Layers, Neurons: int64(len(r.Neurons)), Processing: r.Options.Processing, Refactored: r.Options.Refactor,
+		Arch: r.Dims.Arch, Norm: r.Dims.Norm.String(), Decoder: r.Dims.Decoder, Layers: r.Layers, Neurons: int64(len(r.Neurons)), Processing: r.Options.Processing, Refactored: r.Options.Refactor,
 		Threshold: r.Options.Threshold}
 	tot := r.Totals()
 	for _, c := range r.tableClasses() {

@@ -19,6 +19,7 @@ type Dims struct {
 	NLayers, DModel, DMLP int
 	Arch                  string
 	Norm                  Norm
+	Decoder               int // T5: the first decoder layer, after the encoder's; 0 for one stack
 }
 
 // CheckProcessing refuses TL processing for an architecture whose norm wcos does not know; the error
@@ -26,7 +27,7 @@ type Dims struct {
 func (d Dims) CheckProcessing(path string, proc Processing, instead string) error {
 	if proc == TL && d.Norm == UnknownNorm {
 		return fmt.Errorf("%s: TransformerLens processing is known for model types %s and GGUF architectures %s, not %q; %s",
-			path, sortedNames(slices.Concat(slices.Collect(maps.Keys(hfNorms)), slices.Collect(maps.Keys(vanillaLayouts)))),
+			path, sortedNames(slices.Concat(slices.Collect(maps.Keys(hfNorms)), tlLayouts())),
 			sortedNames(slices.Collect(maps.Keys(ggufNorms))), d.Arch, instead)
 	}
 	return nil
@@ -64,6 +65,17 @@ var ggufNorms = map[string]archNorm{
 	"gemma3": {RMSNorm, "blk.%d.ffn_norm.weight", false},
 }
 
+// tlLayouts are the model types of hfLayouts whose TL processing wcos knows.
+func tlLayouts() []string {
+	var names []string
+	for name, ls := range hfLayouts {
+		if ls[0].norm.norm != UnknownNorm {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 func sortedNames(names []string) string {
 	slices.Sort(names)
 	return strings.Join(names, ", ")
@@ -77,12 +89,12 @@ func lookupNorm(m map[string]archNorm, arch string) archNorm {
 	return archNorm{norm: UnknownNorm}
 }
 
-// checkShape checks up front that layer l's norm weight exists with d values.
-func (a archNorm) checkShape(l, d int, shape func(name string) ([]int64, error)) error {
+// checkShape checks up front that layer l's norm weight, local within its stack, exists with d values.
+func (a archNorm) checkShape(l, local, d int, shape func(name string) ([]int64, error)) error {
 	if a.name == "" {
 		return nil
 	}
-	name := fmt.Sprintf(a.name, l)
+	name := fmt.Sprintf(a.name, local)
 	sh, err := shape(name)
 	if err != nil {
 		return fmt.Errorf("layer %d: no tensor %s (the norm before the MLP)", l, name)
@@ -93,14 +105,14 @@ func (a archNorm) checkShape(l, d int, shape func(name string) ([]int64, error))
 	return nil
 }
 
-// normWeight reads layer l's norm weight from the model at path through read (which returns the values
-// and the row-major shape, its errors naming the file), checks it has d values and applies Gemma's
-// 1 + w in float32. It returns nil when the norm has no weight.
-func (a archNorm) normWeight(path string, l, d int, read func(name string) ([]float32, []int64, error)) ([]float32, error) {
+// normWeight reads layer l's norm weight (local within its stack) from the model at path through read
+// (which returns the values and the row-major shape, its errors naming the file), checks it has d
+// values and applies Gemma's 1 + w in float32. It returns nil when the norm has no weight.
+func (a archNorm) normWeight(path string, l, local, d int, read func(name string) ([]float32, []int64, error)) ([]float32, error) {
 	if a.name == "" {
 		return nil, nil
 	}
-	name := fmt.Sprintf(a.name, l)
+	name := fmt.Sprintf(a.name, local)
 	v, shape, err := read(name)
 	if err != nil {
 		return nil, err
@@ -147,46 +159,94 @@ type hfLayout struct {
 	gate, in, out string // gate "" for a non-gated ("vanilla") MLP
 	inDM, outDM   bool
 	norm          archNorm // its name after the prefix too; zero: looked up in hfNorms by model type
+	// decoder, if set, is a second stack of layers under the same prefix, numbered after this one's
+	// (T5's decoder after its encoder, as TransformerLens's HookedEncoderDecoder stacks W_in).
+	decoder *hfLayout
 }
 
 // gatedLayout is every gated model's (OLMo, Llama, Mistral, Qwen, Gemma): gate_proj, up_proj, down_proj.
 var gatedLayout = hfLayout{prefixes: []string{""}, gate: "model.layers.%d.mlp.gate_proj.weight",
 	in: "model.layers.%d.mlp.up_proj.weight", out: "model.layers.%d.mlp.down_proj.weight", outDM: true}
 
-// vanillaLayouts are the pre-LayerNorm vanilla models of the reference's VANILLA_MODELS that wcos
-// reads (spec §1.4): GPT-2 and distilgpt2, Pythia (GPT-NeoX), OPT, BLOOM and GPT-J. TransformerLens folds the
-// LayerNorm's weight into w_in and centres w_in and w_out (spec §1.3).
-var vanillaLayouts = map[string]hfLayout{
-	"gpt2": {prefixes: []string{"", "transformer."}, in: "h.%d.mlp.c_fc.weight", out: "h.%d.mlp.c_proj.weight", inDM: true,
-		norm: archNorm{LayerNorm, "h.%d.ln_2.weight", false}},
-	"gpt_neox": {prefixes: []string{"gpt_neox."}, in: "layers.%d.mlp.dense_h_to_4h.weight", out: "layers.%d.mlp.dense_4h_to_h.weight",
-		outDM: true, norm: archNorm{LayerNorm, "layers.%d.post_attention_layernorm.weight", false}},
-	"opt": {prefixes: []string{"model.decoder.", "decoder."}, in: "layers.%d.fc1.weight", out: "layers.%d.fc2.weight", outDM: true,
-		norm: archNorm{LayerNorm, "layers.%d.final_layer_norm.weight", false}},
-	"bloom": {prefixes: []string{"transformer.", ""}, in: "h.%d.mlp.dense_h_to_4h.weight", out: "h.%d.mlp.dense_4h_to_h.weight",
-		outDM: true, norm: archNorm{LayerNorm, "h.%d.post_attention_layernorm.weight", false}},
+// t5Layout is T5's: v1.0's ReLU MLP (wi, wo), or, with gated, v1.1's and Flan-T5's gated GELU (wi_0
+// the gate, wi_1 the in). The RMSNorm before the MLP is layer.1's in the encoder, layer.2's in the
+// decoder, and has no 1 + w.
+func t5Layout(gated bool) []hfLayout {
+	stack := func(part string, sub int) *hfLayout {
+		p := fmt.Sprintf("%s.block.%%d.layer.%d.", part, sub)
+		l := &hfLayout{prefixes: []string{""}, in: p + "DenseReluDense.wi.weight", out: p + "DenseReluDense.wo.weight", outDM: true,
+			norm: archNorm{RMSNorm, p + "layer_norm.weight", false}}
+		if gated {
+			l.gate, l.in = p+"DenseReluDense.wi_0.weight", p+"DenseReluDense.wi_1.weight"
+		}
+		return l
+	}
+	enc := stack("encoder", 1)
+	enc.decoder = stack("decoder", 2)
+	return []hfLayout{*enc}
+}
+
+// hfLayouts are the architectures whose MLP is not gatedLayout's, each with its candidate layouts (the
+// first whose layer-0 in-tensor exists is used):
+//   - the pre-LayerNorm vanilla models of the reference's VANILLA_MODELS (spec §1.4): GPT-2 and
+//     distilgpt2, Pythia (GPT-NeoX), OPT, BLOOM and GPT-J; TransformerLens folds the LayerNorm's weight
+//     into w_in and centres w_in and w_out (spec §1.3);
+//   - minGPT, the layout of Othello-GPT's final.pth (converted to safetensors, model_type "mingpt");
+//   - BERT, whose LayerNorm comes after the MLP: raw weights only;
+//   - T5, encoder then decoder layers, its RMSNorm folded like the gated RMSNorm models'.
+var hfLayouts = map[string][]hfLayout{
+	"gpt2": {{prefixes: []string{"", "transformer."}, in: "h.%d.mlp.c_fc.weight", out: "h.%d.mlp.c_proj.weight", inDM: true,
+		norm: archNorm{LayerNorm, "h.%d.ln_2.weight", false}}},
+	"gpt_neox": {{prefixes: []string{"gpt_neox."}, in: "layers.%d.mlp.dense_h_to_4h.weight", out: "layers.%d.mlp.dense_4h_to_h.weight",
+		outDM: true, norm: archNorm{LayerNorm, "layers.%d.post_attention_layernorm.weight", false}}},
+	"opt": {{prefixes: []string{"model.decoder.", "decoder."}, in: "layers.%d.fc1.weight", out: "layers.%d.fc2.weight", outDM: true,
+		norm: archNorm{LayerNorm, "layers.%d.final_layer_norm.weight", false}}},
+	"bloom": {{prefixes: []string{"transformer.", ""}, in: "h.%d.mlp.dense_h_to_4h.weight", out: "h.%d.mlp.dense_4h_to_h.weight",
+		outDM: true, norm: archNorm{LayerNorm, "h.%d.post_attention_layernorm.weight", false}}},
 	// GPT-J runs attention and MLP in parallel on ln_1's output: TransformerLens ties ln2 to ln_1.
-	"gptj": {prefixes: []string{"transformer.", ""}, in: "h.%d.mlp.fc_in.weight", out: "h.%d.mlp.fc_out.weight", outDM: true,
-		norm: archNorm{LayerNorm, "h.%d.ln_1.weight", false}},
+	"gptj": {{prefixes: []string{"transformer.", ""}, in: "h.%d.mlp.fc_in.weight", out: "h.%d.mlp.fc_out.weight", outDM: true,
+		norm: archNorm{LayerNorm, "h.%d.ln_1.weight", false}}},
+	"mingpt": {{prefixes: []string{""}, in: "blocks.%d.mlp.0.weight", out: "blocks.%d.mlp.2.weight", outDM: true,
+		norm: archNorm{LayerNorm, "blocks.%d.ln2.weight", false}}},
+	"bert": {{prefixes: []string{"bert.", ""}, in: "encoder.layer.%d.intermediate.dense.weight",
+		out: "encoder.layer.%d.output.dense.weight", outDM: true, norm: archNorm{norm: UnknownNorm}}},
+	"t5": slices.Concat(t5Layout(true), t5Layout(false)),
+}
+
+// hfStack is one stack of a checkpoint's layers: its names with the prefix, its norm and its layer count.
+type hfStack struct {
+	layout hfLayout
+	norm   archNorm
+	n      int
 }
 
 type hfSource struct {
 	ck     *hf.Checkpoint
 	dims   Dims
-	layout hfLayout // names with the prefix
-	norm   archNorm
+	stacks []hfStack // one, or T5's encoder and decoder
+}
+
+// layer returns the stack of layer l and l's index within it.
+func (s *hfSource) layer(l int) (*hfStack, int) {
+	for i := range s.stacks {
+		if l < s.stacks[i].n {
+			return &s.stacks[i], l
+		}
+		l -= s.stacks[i].n
+	}
+	panic("classes: layer out of range")
 }
 
 // names are layer l's gate ("" for a vanilla MLP), in and out tensor names.
-func (s *hfSource) names(l int) (gate, in, out string) {
-	if s.layout.gate != "" {
-		gate = fmt.Sprintf(s.layout.gate, l)
+func (st *hfStack) names(l int) (gate, in, out string) {
+	if st.layout.gate != "" {
+		gate = fmt.Sprintf(st.layout.gate, l)
 	}
-	return gate, fmt.Sprintf(s.layout.in, l), fmt.Sprintf(s.layout.out, l)
+	return gate, fmt.Sprintf(st.layout.in, l), fmt.Sprintf(st.layout.out, l)
 }
 
 // OpenHF opens a Hugging Face directory (safetensors, sharded or not) of a gated MLP model or of one of
-// the vanilla architectures in vanillaLayouts.
+// the architectures in hfLayouts.
 func OpenHF(dir string) (Source, error) {
 	ck, err := hf.Open(dir)
 	if err != nil {
@@ -200,55 +260,70 @@ func OpenHF(dir string) (Source, error) {
 	return s, nil
 }
 
+// findLayout returns the first of layouts whose layer-0 in-tensor exists under one of its prefixes,
+// with the prefix.
+func findLayout(ck *hf.Checkpoint, layouts []hfLayout) (hfLayout, string, bool) {
+	for _, lay := range layouts {
+		for _, p := range lay.prefixes {
+			if ck.Has(p+fmt.Sprintf(lay.in, 0)) && (lay.gate == "" || ck.Has(p+fmt.Sprintf(lay.gate, 0))) {
+				return lay, p, true
+			}
+		}
+	}
+	return hfLayout{}, "", false
+}
+
 func openHF(ck *hf.Checkpoint) (*hfSource, error) {
 	cfg := &ck.Config
 	s := &hfSource{ck: ck, dims: Dims{Arch: cfg.ModelType}}
-	layout, vanilla := vanillaLayouts[cfg.ModelType]
-	if !vanilla {
-		layout = gatedLayout
+	layouts, other := hfLayouts[cfg.ModelType]
+	if !other {
+		layouts = []hfLayout{gatedLayout}
 	}
-	prefix, found := "", false
-	for _, p := range layout.prefixes {
-		if ck.Has(p + fmt.Sprintf(layout.in, 0)) {
-			prefix, found = p, true
-			break
+	layout, prefix, found := findLayout(ck, layouts)
+	if !found {
+		if !other {
+			return nil, fmt.Errorf("no gated MLP tensors (%s not found)", fmt.Sprintf(gatedLayout.gate, 0))
 		}
+		return nil, fmt.Errorf("no %s MLP tensors (%s not found)", cfg.ModelType, layouts[0].prefixes[0]+fmt.Sprintf(layouts[0].in, 0))
 	}
-	if !found || (!vanilla && !ck.Has(fmt.Sprintf(layout.gate, 0))) {
-		if vanilla {
-			return nil, fmt.Errorf("no %s MLP tensors (%s not found)", cfg.ModelType, layout.prefixes[0]+fmt.Sprintf(layout.in, 0))
+	for lay := &layout; lay != nil; lay = lay.decoder {
+		st := hfStack{layout: *lay, norm: lay.norm}
+		st.layout.decoder = nil
+		for _, f := range []*string{&st.layout.gate, &st.layout.in, &st.layout.out} {
+			if *f != "" {
+				*f = prefix + *f
+			}
 		}
-		return nil, fmt.Errorf("no gated MLP tensors (%s not found)", fmt.Sprintf(layout.gate, 0))
-	}
-	s.layout = layout
-	for _, f := range []*string{&s.layout.gate, &s.layout.in, &s.layout.out} {
-		if *f != "" {
-			*f = prefix + *f
+		if !other {
+			st.norm = lookupNorm(hfNorms, cfg.ModelType)
+		} else if st.norm.name != "" {
+			st.norm.name = prefix + st.norm.name
 		}
-	}
-	s.norm = lookupNorm(hfNorms, cfg.ModelType)
-	if vanilla {
-		s.norm = layout.norm
-		s.norm.name = prefix + s.norm.name
 		if cfg.ModelType == "opt" && cfg.DoLayerNormBefore != nil && !*cfg.DoLayerNormBefore {
-			s.norm = archNorm{norm: UnknownNorm} // OPT-350m normalises after the MLP
+			st.norm = archNorm{norm: UnknownNorm} // OPT-350m normalises after the MLP
 		}
-	}
-	s.dims.Norm = s.norm.norm
-	nl := cfg.NumHiddenLayers
-	if nl <= 0 {
-		for ck.Has(fmt.Sprintf(s.layout.out, nl)) {
-			nl++
+		// Without num_hidden_layers (GPT-2's n_layer, T5's num_layers and num_decoder_layers) the
+		// layers are those whose out-tensor exists.
+		if st.n = cfg.NumHiddenLayers; st.n <= 0 || layout.decoder != nil {
+			for st.n = 0; ck.Has(fmt.Sprintf(st.layout.out, st.n)); st.n++ {
+			}
 		}
+		s.stacks = append(s.stacks, st)
+		s.dims.NLayers += st.n
 	}
-	s.dims.NLayers = nl
+	s.dims.Norm = s.stacks[0].norm.norm
+	if len(s.stacks) == 2 {
+		s.dims.Decoder = s.stacks[0].n
+	}
 	shape := func(name string) ([]int64, error) {
 		info, err := ck.Info(name)
 		return info.Shape, err
 	}
-	for l := range nl {
-		gate, in, out := s.names(l)
-		if err := s.dims.checkLayer(l, [3]string{gate, in, out}, [3]bool{false, s.layout.inDM, s.layout.outDM}, s.norm, shape); err != nil {
+	for l := range s.dims.NLayers {
+		st, i := s.layer(l)
+		gate, in, out := st.names(i)
+		if err := s.dims.checkLayer(l, [3]string{gate, in, out}, [3]bool{false, st.layout.inDM, st.layout.outDM}, st.norm, i, shape); err != nil {
 			return nil, err
 		}
 	}
@@ -258,7 +333,7 @@ func openHF(ck *hf.Checkpoint) (*hfSource, error) {
 // checkLayer checks that layer l's matrices named (gate "" for a vanilla MLP, in, out) exist and are
 // stored [d_mlp, d_model], or [d_model, d_mlp] where dm says so, and that its norm weight (if any) has
 // d_model values. The first matrix checked sets the sizes.
-func (dims *Dims) checkLayer(l int, names [3]string, dm [3]bool, norm archNorm, shape func(string) ([]int64, error)) error {
+func (dims *Dims) checkLayer(l int, names [3]string, dm [3]bool, norm archNorm, local int, shape func(string) ([]int64, error)) error {
 	for i, name := range names {
 		if name == "" {
 			continue
@@ -284,7 +359,7 @@ func (dims *Dims) checkLayer(l int, names [3]string, dm [3]bool, norm archNorm, 
 			return fmt.Errorf("layer %d: %s has shape %v, want %v", l, name, sh, want)
 		}
 	}
-	return norm.checkShape(l, dims.DModel, shape)
+	return norm.checkShape(l, local, dims.DModel, shape)
 }
 
 func (s *hfSource) Path() string   { return s.ck.Dir }
@@ -293,9 +368,10 @@ func (s *hfSource) Dims() Dims     { return s.dims }
 func (s *hfSource) Close() error   { return s.ck.Close() }
 
 func (s *hfSource) Layer(l int) (*LayerWeights, error) {
-	gn, in, out := s.names(l)
+	st, i := s.layer(l)
+	gn, in, out := st.names(i)
 	d, ff := s.dims.DModel, s.dims.DMLP
-	w := &LayerWeights{DMLP: ff, DModel: d, Norm: s.norm.norm}
+	w := &LayerWeights{DMLP: ff, DModel: d, Norm: st.norm.norm}
 	var err error
 	if gn != "" {
 		if w.Gate, _, err = s.ck.Float32(gn); err != nil {
@@ -308,13 +384,13 @@ func (s *hfSource) Layer(l int) (*LayerWeights, error) {
 	if w.Out, _, err = s.ck.Float32(out); err != nil {
 		return nil, err
 	}
-	if s.layout.inDM {
+	if st.layout.inDM {
 		w.In = transpose(w.In, d, ff)
 	}
-	if s.layout.outDM {
+	if st.layout.outDM {
 		w.Out = transpose(w.Out, d, ff)
 	}
-	if w.NormWeight, err = s.norm.normWeight(s.ck.Dir, l, d, s.ck.Float32); err != nil {
+	if w.NormWeight, err = st.norm.normWeight(s.ck.Dir, l, i, d, s.ck.Float32); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -367,7 +443,7 @@ func OpenGGUF(path string) (Source, error) {
 	for l := range nl {
 		gn, un, dn := GGUFMLPNames(l)
 		// ffn_down has ne [n_ff, d_model]: HF's [d_model, n_ff] row-major.
-		if err := s.dims.checkLayer(l, [3]string{gn, un, dn}, [3]bool{false, false, true}, s.norm, shape); err != nil {
+		if err := s.dims.checkLayer(l, [3]string{gn, un, dn}, [3]bool{false, false, true}, s.norm, l, shape); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
@@ -412,7 +488,7 @@ func (s *ggufSource) Layer(l int) (*LayerWeights, error) {
 	if err != nil {
 		return nil, err
 	}
-	nw, err := s.norm.normWeight(s.g.Path(), l, s.dims.DModel, s.g.Float32)
+	nw, err := s.norm.normWeight(s.g.Path(), l, l, s.dims.DModel, s.g.Float32)
 	if err != nil {
 		return nil, err
 	}
