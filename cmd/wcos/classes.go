@@ -28,7 +28,7 @@ llama, qwen2, qwen3, gemma, gemma2, gemma3) the norm's weight g before the MLP (
 w_in, and nothing is centred. raw uses the checkpoint as stored, for any architecture. The vanilla
 (non-gated) models GPT-2/distilgpt2, Pythia (gpt_neox), OPT, BLOOM, GPT-J, minGPT (Othello-GPT's
 final.pth saved as safetensors, model_type "mingpt"), BERT and T5 get linout only and the three
-vanilla classes (spec §1.4), plus half_coarse.csv and the half_coarse figure (linout in ten bins of 0.2,
+vanilla classes (spec §1.4; also llama.cpp's GGUFs of gpt2, gptneox, bloom, gptj and bert), plus half_coarse.csv and the half_coarse figure (linout in ten bins of 0.2,
 spec §2.4); tl folds their LayerNorm's weight into w_in and centres w_in and w_out. T5's layers are the
 encoder's, then the decoder's (as TransformerLens stacks them), its RMSNorm folded into w_in (and
 Flan-T5's gate); BERT normalises after the MLP, so it takes raw only. --refactor reports gatelin and gateout after flipping w_in and w_out by

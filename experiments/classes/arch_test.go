@@ -509,3 +509,70 @@ func TestBERT(t *testing.T) {
 		}
 	}
 }
+
+// TestVanillaGGUF: the vanilla architectures as llama.cpp's converter names them (ffn_up, ffn_down and
+// the LayerNorm before the MLP: ffn_norm, GPT-J's attn_norm; spelled out here) give, bit for bit, the
+// classes and cosines of the same weights as a Hugging Face checkpoint, under TL and raw. BERT's GGUF
+// takes raw only.
+func TestVanillaGGUF(t *testing.T) {
+	const layers, d, ff = 2, 16, 24
+	rng := rand.New(rand.NewPCG(9, 9))
+	randm := func(n int, off float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() + off)
+		}
+		return v
+	}
+	var in, out, g [][]float32
+	for range layers {
+		in, out, g = append(in, randm(ff*d, 0.2)), append(out, randm(ff*d, -0.1)), append(g, randm(d, 1))
+	}
+	for _, c := range []struct {
+		arch, norm string
+		hfCase     int // the same architecture in vanillaCases; -1: none with TL
+	}{{"gpt2", "ffn_norm", 0}, {"gptneox", "ffn_norm", 2}, {"bloom", "ffn_norm", 5}, {"gptj", "attn_norm", 7}, {"bert", "layer_output_norm", -1}} {
+		var ts []mlpTensor
+		for l := range layers {
+			p := fmt.Sprintf("blk.%d.", l)
+			ts = append(ts, mlpTensor{p + "ffn_up.weight", []int64{ff, d}, in[l]},
+				mlpTensor{p + "ffn_down.weight", []int64{d, ff}, transpose(out[l], ff, d)},
+				mlpTensor{p + c.norm + ".weight", []int64{d}, g[l]})
+		}
+		path := filepath.Join(t.TempDir(), c.arch+".gguf")
+		writeArchGGUF(t, path, c.arch, layers, d, ff, ts)
+		if c.hfCase < 0 {
+			src, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compute(src, DefaultOptions())
+			src.Close()
+			if err == nil || !strings.Contains(err.Error(), `"bert"`) {
+				t.Fatalf("%s gguf with tl: error %v, want one naming the architecture", c.arch, err)
+			}
+			r := computeAt(t, path, Raw)
+			for l := range layers {
+				for n := range ff {
+					var io, ii, oo float64
+					for k := range d {
+						a, b := float64(in[l][n*d+k]), float64(out[l][n*d+k])
+						io, ii, oo = io+a*b, ii+a*a, oo+b*b
+					}
+					if got, want := r.Neurons[l*ff+n].LinOut, io/math.Sqrt(ii*oo); math.Abs(got-want) > 1e-12 {
+						t.Fatalf("%s gguf raw: layer %d neuron %d: linout %v, want %v", c.arch, l, n, got, want)
+					}
+				}
+			}
+			continue
+		}
+		hf := writeVanilla(t, c.hfCase, in, out, g, d, ff, nil)
+		for _, proc := range []Processing{TL, Raw} {
+			a, b := computeAt(t, path, proc), computeAt(t, hf, proc)
+			if a.Dims.Norm != LayerNorm || a.Dims.NLayers != layers {
+				t.Fatalf("%s gguf: dims %+v", c.arch, a.Dims)
+			}
+			sameResult(t, c.arch+" gguf vs hf ("+string(proc)+")", a, b)
+		}
+	}
+}

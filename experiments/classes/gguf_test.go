@@ -49,9 +49,14 @@ func randomMLP(layers, d, ff int, seed uint64) []mlpTensor {
 
 // writeGGUF writes F32 tensors (names as given) with olmo.* metadata through ollama's Go writer.
 func writeGGUF(tb testing.TB, path string, layers, d, ff int, ts []mlpTensor) {
+	writeArchGGUF(tb, path, "olmo", layers, d, ff, ts)
+}
+
+// writeArchGGUF writes F32 tensors with arch's metadata.
+func writeArchGGUF(tb testing.TB, path, arch string, layers, d, ff int, ts []mlpTensor) {
 	tb.Helper()
-	kv := ggml.KV{"general.architecture": "olmo", "olmo.block_count": uint32(layers), "olmo.embedding_length": uint32(d),
-		"olmo.feed_forward_length": uint32(ff)}
+	kv := ggml.KV{"general.architecture": arch, arch + ".block_count": uint32(layers), arch + ".embedding_length": uint32(d),
+		arch + ".feed_forward_length": uint32(ff)}
 	var gts []*ggml.Tensor
 	for _, t := range ts {
 		var b bytes.Buffer

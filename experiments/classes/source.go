@@ -3,7 +3,6 @@ package classes
 import (
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,8 +26,8 @@ type Dims struct {
 func (d Dims) CheckProcessing(path string, proc Processing, instead string) error {
 	if proc == TL && d.Norm == UnknownNorm {
 		return fmt.Errorf("%s: TransformerLens processing is known for model types %s and GGUF architectures %s, not %q; %s",
-			path, sortedNames(slices.Concat(slices.Collect(maps.Keys(hfNorms)), tlLayouts())),
-			sortedNames(slices.Collect(maps.Keys(ggufNorms))), d.Arch, instead)
+			path, sortedNames(slices.Concat(known(hfNorms, normOf), known(hfLayouts, func(ls []hfLayout) Norm { return ls[0].norm.norm }))),
+			sortedNames(slices.Concat(known(ggufNorms, normOf), known(ggufVanillaNorms, normOf))), d.Arch, instead)
 	}
 	return nil
 }
@@ -65,16 +64,30 @@ var ggufNorms = map[string]archNorm{
 	"gemma3": {RMSNorm, "blk.%d.ffn_norm.weight", false},
 }
 
-// tlLayouts are the model types of hfLayouts whose TL processing wcos knows.
-func tlLayouts() []string {
+// ggufVanillaNorms are the vanilla architectures of hfLayouts as llama.cpp's converter names them: the
+// LayerNorm before the MLP is ffn_norm, GPT-J's (parallel attention and MLP) attn_norm; BERT
+// normalises after the MLP. OPT and minGPT have no llama.cpp architecture; T5's layers are enc.blk
+// and dec.blk, which wcos does not read.
+var ggufVanillaNorms = map[string]archNorm{
+	"gpt2":    {LayerNorm, "blk.%d.ffn_norm.weight", false},
+	"gptneox": {LayerNorm, "blk.%d.ffn_norm.weight", false},
+	"bloom":   {LayerNorm, "blk.%d.ffn_norm.weight", false},
+	"gptj":    {LayerNorm, "blk.%d.attn_norm.weight", false},
+	"bert":    {norm: UnknownNorm},
+}
+
+// known are the names in m whose TL processing wcos knows (norm gives an entry's norm).
+func known[V any](m map[string]V, norm func(V) Norm) []string {
 	var names []string
-	for name, ls := range hfLayouts {
-		if ls[0].norm.norm != UnknownNorm {
+	for name, v := range m {
+		if norm(v) != UnknownNorm {
 			names = append(names, name)
 		}
 	}
 	return names
 }
+
+func normOf(a archNorm) Norm { return a.norm }
 
 func sortedNames(names []string) string {
 	slices.Sort(names)
@@ -397,9 +410,10 @@ func (s *hfSource) Layer(l int) (*LayerWeights, error) {
 }
 
 type ggufSource struct {
-	g    *bindings.GGUF
-	dims Dims
-	norm archNorm
+	g       *bindings.GGUF
+	dims    Dims
+	norm    archNorm
+	vanilla bool // no ffn_gate
 }
 
 // GGUFMLPNames are the GGUF names of layer l's gate, up and down weights.
@@ -428,20 +442,27 @@ func OpenGGUF(path string) (Source, error) {
 			nl++
 		}
 	}
-	gate, _, _ := GGUFMLPNames(0)
-	if nl == 0 || !g.Has(gate) {
+	// A gated architecture must have its gate; any other without one is read as vanilla.
+	gate, up, _ := GGUFMLPNames(0)
+	_, gated := ggufNorms[s.dims.Arch]
+	s.vanilla = !gated && !g.Has(gate) && g.Has(up)
+	if nl == 0 || !g.Has(gate) && !s.vanilla {
 		g.Close()
 		return nil, fmt.Errorf("%s: no gated MLP tensors (%s not found)", path, gate)
 	}
 	s.dims.NLayers = nl
-	s.norm = lookupNorm(ggufNorms, s.dims.Arch)
+	if s.vanilla {
+		s.norm = lookupNorm(ggufVanillaNorms, s.dims.Arch)
+	} else {
+		s.norm = lookupNorm(ggufNorms, s.dims.Arch)
+	}
 	s.dims.Norm = s.norm.norm
 	shape := func(name string) ([]int64, error) {
 		info, err := g.Info(name)
 		return info.Shape, err
 	}
 	for l := range nl {
-		gn, un, dn := GGUFMLPNames(l)
+		gn, un, dn := s.names(l)
 		// ffn_down has ne [n_ff, d_model]: HF's [d_model, n_ff] row-major.
 		if err := s.dims.checkLayer(l, [3]string{gn, un, dn}, [3]bool{false, false, true}, s.norm, l, shape); err != nil {
 			g.Close()
@@ -474,11 +495,23 @@ func (s *ggufSource) Format() string { return "gguf" }
 func (s *ggufSource) Dims() Dims     { return s.dims }
 func (s *ggufSource) Close() error   { return s.g.Close() }
 
+// names are layer l's tensor names, gate "" for a vanilla MLP.
+func (s *ggufSource) names(l int) (gate, up, down string) {
+	gate, up, down = GGUFMLPNames(l)
+	if s.vanilla {
+		gate = ""
+	}
+	return gate, up, down
+}
+
 func (s *ggufSource) Layer(l int) (*LayerWeights, error) {
-	gn, un, dn := GGUFMLPNames(l)
-	gate, _, err := s.g.Float32(gn)
-	if err != nil {
-		return nil, err
+	gn, un, dn := s.names(l)
+	var gate []float32
+	var err error
+	if gn != "" {
+		if gate, _, err = s.g.Float32(gn); err != nil {
+			return nil, err
+		}
 	}
 	up, _, err := s.g.Float32(un)
 	if err != nil {
