@@ -160,10 +160,17 @@ func (s Spec) Validate(nLayer, nFF int) error {
 		}
 	}
 	if a := s.Ablation; a != nil {
+		// A neuron listed twice would be edited twice in one node, in an order the device kernels do
+		// not fix.
+		seen := make(map[Neuron]bool, len(a.Neurons))
 		for _, n := range a.Neurons {
 			if err := check(n); err != nil {
 				return err
 			}
+			if seen[n] {
+				return fmt.Errorf("ablation: neuron %s listed twice", n)
+			}
+			seen[n] = true
 		}
 		if a.Values != nil && len(a.Values) != len(a.Neurons) {
 			return fmt.Errorf("ablation: %d values for %d neurons", len(a.Values), len(a.Neurons))

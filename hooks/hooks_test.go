@@ -51,11 +51,12 @@ func TestValidate(t *testing.T) {
 		{Spec{Ablation: &Ablation{Neurons: []Neuron{{Layer: 0, Index: 1}}, Values: []float32{1, 2}}}, "2 values for 1 neurons"},
 		{Spec{Capture: Capture{9: nil}}, "capture layer 9"},
 		{Spec{Capture: Capture{1: {700}}}, "out of range"},
+		{Spec{Ablation: &Ablation{Neurons: []Neuron{{Layer: 3, Index: 5}, {Layer: 5, Index: 3}, {Layer: 3, Index: 5}}}}, "3.5 listed twice"},
 	}
 	for i, c := range cases {
 		err := c.spec.Validate(8, 688)
 		if (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
-			t.Errorf("case %d: error %v, want %q", i, err, c.err)
+			t.Errorf("case %d (%+v): error %v, want %q", i, c.spec, err, c.err)
 		}
 	}
 }

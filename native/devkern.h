@@ -31,8 +31,12 @@ static inline uint64_t wcos_k_add_u64(uint64_t *p, uint64_t v) {
 #endif
 
 // The fixed point of stats.c: trunc(x·2^40) (exact for |x| ≥ 2^-16), so device and host sums agree bit
-// for bit and do not depend on the order of additions.
-WCOS_HOSTDEV int64_t wcos_k_fix(float x) { return (int64_t)((double)x * 1099511627776.0); }
+// for bit and do not depend on the order of additions. Out of int64's range the cast is undefined and
+// x86 and CUDA differ, so NaN counts 0 and |x| ≥ 2^22 saturates at ±2^62, alike on both.
+WCOS_HOSTDEV int64_t wcos_k_fix(float x) {
+    const double v = (double)x * 1099511627776.0, lim = 4611686018427387904.0;
+    return v != v ? 0 : v >= lim ? (int64_t)lim : v <= -lim ? -(int64_t)lim : (int64_t)v;
+}
 
 // A 128-bit two's complement accumulator as (lo, hi) words, for values of one int64 each.
 WCOS_KERN void wcos_k_acc128(uint64_t *lo, uint64_t *hi, int64_t x) {

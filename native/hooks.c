@@ -681,6 +681,12 @@ bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
         if (ask) return layer_active(h, &h->layers[layer]);
         return on_swiglu(h, t, layer);
     }
+    // ggml-cuda fuses the up and gate products of a single row (ne[1] == 1: a generation step, a last
+    // layer with one output row) into the GLU kernel and then never writes them, so the hook above would
+    // read stale gate and up values; asking for them ends a graph piece at each, which prevents the fusion.
+    layer = parse_node(t->name, "ffn_up");
+    if (layer < 0) layer = parse_node(t->name, "ffn_gate");
+    if (layer >= 0 && layer < h->n_layer) return !ask || (t->ne[1] == 1 && layer_active(h, &h->layers[layer]));
     layer = parse_node(t->name, "l_out");
     if (layer >= 0 && layer < h->n_layer) {
         const bool scale = h->want_scale && layer == h->n_layer - 1;
