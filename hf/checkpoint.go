@@ -3,12 +3,14 @@ package hf
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/wcos-dev/wcos/safetensors"
+	"github.com/wcos-dev/wcos/torchpt"
 )
 
 // Config holds the config.json fields wcos uses. Optional ids are pointers (null in the file).
@@ -47,12 +49,24 @@ func (c *Config) Architecture() string {
 type Checkpoint struct {
 	Dir    string
 	Config Config
-	shards []*safetensors.File
-	where  map[string]*safetensors.File
+	shards []shard
+	paths  []string       // each shard's path
+	where  map[string]int // tensor name → shard
 }
 
-// Open reads dir/config.json and opens every safetensors shard, checking that the index (if any)
-// names existing shards and tensors.
+// shard is one weights file: safetensors, or a torch.save archive (pytorch_model.bin).
+type shard interface {
+	Info(name string) (safetensors.TensorInfo, error)
+	Raw(name string) ([]byte, error)
+	Float32(name string) ([]float32, error)
+	Names() []string
+	Close() error
+}
+
+// Open reads dir/config.json and opens every weights shard: safetensors (model*.safetensors, with
+// model.safetensors.index.json if sharded) or, where a checkpoint has none, PyTorch's
+// pytorch_model*.bin (with pytorch_model.bin.index.json). It checks that the index (if any) names
+// existing shards and tensors.
 func Open(dir string) (*Checkpoint, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -66,7 +80,7 @@ func Open(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck := &Checkpoint{Dir: dir, where: map[string]*safetensors.File{}}
+	ck := &Checkpoint{Dir: dir, where: map[string]int{}}
 	if err := json.Unmarshal(b, &ck.Config); err != nil {
 		return nil, fmt.Errorf("%s: %v", cfgPath, err)
 	}
@@ -77,50 +91,99 @@ func Open(dir string) (*Checkpoint, error) {
 	return ck, nil
 }
 
+// OpenFile opens one weights file (safetensors, or a torch.save state dict such as a .pth) without a
+// config.json: Dir is the file and Config is empty.
+func OpenFile(path string) (*Checkpoint, error) {
+	ck := &Checkpoint{Dir: path, where: map[string]int{}}
+	if err := ck.add(path); err != nil {
+		return nil, err
+	}
+	return ck, nil
+}
+
+// weightFormats are the two kinds of weights files: the index name and the shard pattern.
+var weightFormats = []struct{ index, glob string }{
+	{"model.safetensors.index.json", "*.safetensors"},
+	{"pytorch_model.bin.index.json", "pytorch_model*.bin"},
+}
+
 func (ck *Checkpoint) openShards() error {
 	var files []string
 	var index struct {
 		WeightMap map[string]string `json:"weight_map"`
 	}
-	idxPath := filepath.Join(ck.Dir, "model.safetensors.index.json")
-	if b, err := os.ReadFile(idxPath); err == nil {
-		if err := json.Unmarshal(b, &index); err != nil {
-			return fmt.Errorf("%s: %v", idxPath, err)
-		}
-		seen := map[string]bool{}
-		for _, f := range index.WeightMap {
-			if !seen[f] {
-				seen[f] = true
-				files = append(files, filepath.Join(ck.Dir, f))
+	var idxPath string
+	for _, wf := range weightFormats {
+		idxPath = filepath.Join(ck.Dir, wf.index)
+		if b, err := os.ReadFile(idxPath); err == nil {
+			if err := json.Unmarshal(b, &index); err != nil {
+				return fmt.Errorf("%s: %v", idxPath, err)
 			}
+			seen := map[string]bool{}
+			for _, f := range index.WeightMap {
+				if !seen[f] {
+					seen[f] = true
+					files = append(files, filepath.Join(ck.Dir, f))
+				}
+			}
+			sort.Strings(files)
+		} else {
+			files, _ = filepath.Glob(filepath.Join(ck.Dir, wf.glob))
 		}
-		sort.Strings(files)
-	} else {
-		files, _ = filepath.Glob(filepath.Join(ck.Dir, "*.safetensors"))
+		if len(files) > 0 {
+			break
+		}
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("%s: no safetensors files", ck.Dir)
+		return fmt.Errorf("%s: no safetensors or pytorch_model.bin files", ck.Dir)
 	}
 	for _, p := range files {
-		f, err := safetensors.Open(p)
-		if err != nil {
+		if err := ck.add(p); err != nil {
 			return err
-		}
-		ck.shards = append(ck.shards, f)
-		for name := range f.Tensors {
-			if prev, dup := ck.where[name]; dup {
-				return fmt.Errorf("%s: tensor %q also in %s", p, name, prev.Path)
-			}
-			ck.where[name] = f
 		}
 	}
 	for name, shard := range index.WeightMap {
-		f, ok := ck.where[name]
-		if !ok || filepath.Base(f.Path) != shard {
+		i, ok := ck.where[name]
+		if !ok || filepath.Base(ck.paths[i]) != shard {
 			return fmt.Errorf("%s: tensor %q listed in %s is missing", filepath.Join(ck.Dir, shard), name, idxPath)
 		}
 	}
 	return nil
+}
+
+// add opens one shard, safetensors or torch.save by its first bytes.
+func (ck *Checkpoint) add(p string) error {
+	var f shard
+	var err error
+	if isZip(p) {
+		f, err = torchpt.Open(p)
+	} else {
+		f, err = safetensors.Open(p)
+	}
+	if err != nil {
+		return err
+	}
+	for _, name := range f.Names() {
+		if prev, dup := ck.where[name]; dup {
+			f.Close()
+			return fmt.Errorf("%s: tensor %q also in %s", p, name, ck.paths[prev])
+		}
+		ck.where[name] = len(ck.shards)
+	}
+	ck.shards, ck.paths = append(ck.shards, f), append(ck.paths, p)
+	return nil
+}
+
+// isZip reports a zip archive (torch.save's format since torch 1.6).
+func isZip(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var m [4]byte
+	_, err = io.ReadFull(f, m[:])
+	return err == nil && string(m[:]) == "PK\x03\x04"
 }
 
 // Close closes all shards.
@@ -145,33 +208,49 @@ func (ck *Checkpoint) Names() []string {
 // Has reports whether the checkpoint holds the tensor.
 func (ck *Checkpoint) Has(name string) bool { _, ok := ck.where[name]; return ok }
 
-// Info returns a tensor's dtype, shape and location.
-func (ck *Checkpoint) Info(name string) (safetensors.TensorInfo, error) {
-	f, ok := ck.where[name]
+func (ck *Checkpoint) shard(name string) (shard, error) {
+	i, ok := ck.where[name]
 	if !ok {
-		return safetensors.TensorInfo{}, fmt.Errorf("%s: no tensor %q", ck.Dir, name)
+		return nil, fmt.Errorf("%s: no tensor %q", ck.Dir, name)
+	}
+	return ck.shards[i], nil
+}
+
+// Info returns a tensor's dtype and shape (and, in a safetensors shard, its location).
+func (ck *Checkpoint) Info(name string) (safetensors.TensorInfo, error) {
+	f, err := ck.shard(name)
+	if err != nil {
+		return safetensors.TensorInfo{}, err
 	}
 	return f.Info(name)
 }
 
 // Float32 reads a tensor as float32 (row-major, HF shape).
 func (ck *Checkpoint) Float32(name string) ([]float32, []int64, error) {
-	f, ok := ck.where[name]
-	if !ok {
-		return nil, nil, fmt.Errorf("%s: no tensor %q", ck.Dir, name)
+	f, err := ck.shard(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := f.Info(name)
+	if err != nil {
+		return nil, nil, err
 	}
 	v, err := f.Float32(name)
-	return v, f.Tensors[name].Shape, err
+	return v, info.Shape, err
 }
 
-// Raw reads a tensor's stored bytes.
+// Raw reads a tensor's bytes (row-major, little-endian).
 func (ck *Checkpoint) Raw(name string) ([]byte, safetensors.TensorInfo, error) {
-	f, ok := ck.where[name]
-	if !ok {
-		return nil, safetensors.TensorInfo{}, fmt.Errorf("%s: no tensor %q", ck.Dir, name)
+	f, err := ck.shard(name)
+	if err != nil {
+		return nil, safetensors.TensorInfo{}, err
+	}
+	info, err := f.Info(name)
+	if err != nil {
+		return nil, info, err
 	}
 	b, err := f.Raw(name)
-	return b, f.Tensors[name], err
+	return b, info, err
 }
 
 // IsOLMo reports whether the config describes an OLMo-1 model (OlmoForCausalLM / OLMoForCausalLM).
@@ -180,10 +259,10 @@ func (c *Config) IsOLMo() bool {
 	return strings.EqualFold(a, "OlmoForCausalLM")
 }
 
-// Shard is the path of the safetensors file holding the tensor ("" if none does).
+// Shard is the path of the weights file holding the tensor ("" if none does).
 func (ck *Checkpoint) Shard(name string) string {
-	if f, ok := ck.where[name]; ok {
-		return f.Path
+	if i, ok := ck.where[name]; ok {
+		return ck.paths[i]
 	}
 	return ""
 }

@@ -19,6 +19,9 @@ var dtypeSize = map[string]int64{
 	"I64": 8, "U64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
 }
 
+// DTypeSize is the element size of a supported dtype.
+func DTypeSize(dtype string) (int64, bool) { s, ok := dtypeSize[dtype]; return s, ok }
+
 // TensorInfo locates one tensor in a file. Begin and End are absolute file offsets.
 type TensorInfo struct {
 	Name       string

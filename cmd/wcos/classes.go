@@ -27,7 +27,7 @@ paper's appendix (HF model types llama, mistral, qwen2, qwen3, gemma, gemma2, ge
 llama, qwen2, qwen3, gemma, gemma2, gemma3) the norm's weight g before the MLP (Gemma: 1 + w) multiplies w_gate and
 w_in, and nothing is centred. raw uses the checkpoint as stored, for any architecture. The vanilla
 (non-gated) models GPT-2/distilgpt2, Pythia (gpt_neox), OPT, BLOOM, GPT-J, minGPT (Othello-GPT's
-final.pth saved as safetensors, model_type "mingpt"), BERT and T5 get linout only and the three
+final.pth, read as it is: --model final.pth), BERT and T5 get linout only and the three
 vanilla classes (spec §1.4; also llama.cpp's GGUFs of gpt2, gptneox, bloom, gptj and bert), plus half_coarse.csv and the half_coarse figure (linout in ten bins of 0.2,
 spec §2.4); tl folds their LayerNorm's weight into w_in and centres w_in and w_out. T5's layers are the
 encoder's, then the decoder's (as TransformerLens stacks them), its RMSNorm folded into w_in (and
@@ -53,9 +53,11 @@ Examples:
   wcos classes --model OLMo-7B-0424-hf/ --region sampled --samples 1000000 --out out/olmo7b
   wcos classes --model olmo-7b.q8_0.gguf --region beta --layers 0-3,31 --out out/q8
   wcos classes --model Llama-3.2-1B/ --region sampled --out out/llama-3.2-1b
+  wcos classes --model t5-small/ --weights raw --out out/t5-small   # encoder layers, then decoder
+  wcos classes --model final.pth --out out/othello                  # Othello-GPT's torch.save state dict
   wcos classes --weights raw --refactor=false --threshold 0.4 --out out/raw`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "Hugging Face directory or GGUF file of any ggml type (default: embedded tiny-olmo)"},
+			&cli.StringFlag{Name: "model", Usage: "Hugging Face directory (safetensors or pytorch_model.bin), GGUF file of any ggml type, or torch.save state dict (default: embedded tiny-olmo)"},
 			&cli.StringFlag{Name: "weights", Value: "tl", Usage: "tl (TransformerLens's processing, as the paper: OLMo centred, RMSNorm models' norm folded) or raw"},
 			&cli.BoolFlag{Name: "refactor", Value: true, Usage: "report gatelin/gateout after sign refactoring (classes are invariant)"},
 			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "class threshold on |cos| (strict >)"},

@@ -576,3 +576,48 @@ func TestVanillaGGUF(t *testing.T) {
 		}
 	}
 }
+
+// TestTorchStateDict: Othello-GPT's final.pth layout (minGPT), as torch 1.13 saved it in torchpt's test
+// archive, opens without a config.json and gives, bit for bit, the classes and cosines of the same
+// tensors (torch's own printout of them) in a Hugging Face directory of model type mingpt, under TL
+// and raw. A state dict of no known layout is refused, naming the file.
+func TestTorchStateDict(t *testing.T) {
+	const archive = "../../torchpt/testdata/mingpt.pth"
+	b, err := os.ReadFile("../../torchpt/testdata/mingpt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals map[string]struct {
+		Shape  []int64   `json:"shape"`
+		Values []float64 `json:"values"`
+	}
+	if err := json.Unmarshal(b, &vals); err != nil {
+		t.Fatal(err)
+	}
+	var ts []safetensors.Tensor
+	for name, v := range vals {
+		f := make([]float32, len(v.Values))
+		for i, x := range v.Values {
+			f[i] = float32(x)
+		}
+		ts = append(ts, safetensors.F32(name, v.Shape, f))
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type": "mingpt"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, proc := range []Processing{TL, Raw} {
+		a, h := computeAt(t, archive, proc), computeAt(t, dir, proc)
+		if a.Format != "torch" || a.Dims.Arch != "mingpt" || a.Dims.NLayers != 2 || a.Dims.DModel != 8 || a.Dims.DMLP != 12 || a.Dims.Norm != LayerNorm {
+			t.Fatalf("%s: format %s, dims %+v", proc, a.Format, a.Dims)
+		}
+		sameResult(t, "torch vs hf ("+string(proc)+")", a, h)
+	}
+	_, err = Open("../../torchpt/testdata/state.pth")
+	if err == nil || !strings.Contains(err.Error(), "state.pth") || !strings.Contains(err.Error(), "mingpt") {
+		t.Fatalf("state dict of no known layout: error %v", err)
+	}
+}

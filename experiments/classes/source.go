@@ -3,6 +3,7 @@ package classes
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,7 +162,36 @@ func Open(path string) (Source, error) {
 	if st.IsDir() {
 		return OpenHF(path)
 	}
+	if m, _ := magic(path); m == "PK\x03\x04" {
+		return OpenTorch(path)
+	}
 	return OpenGGUF(path)
+}
+
+// OpenTorch opens a torch.save state dict that comes without a config.json, such as Othello-GPT's
+// final.pth (minGPT): its model type is the one in hfLayouts whose tensor names it has.
+func OpenTorch(path string) (Source, error) {
+	ck, err := hf.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	types := slices.Sorted(maps.Keys(hfLayouts))
+	for _, mt := range types {
+		if _, _, ok := findLayout(ck, hfLayouts[mt]); !ok {
+			continue
+		}
+		ck.Config.ModelType = mt
+		s, err := openHF(ck)
+		if err != nil {
+			ck.Close()
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		s.format = "torch"
+		return s, nil
+	}
+	ck.Close()
+	return nil, fmt.Errorf("%s: a state dict of no known MLP layout (model types %s); for a Hugging Face checkpoint give its directory",
+		path, strings.Join(types, ", "))
 }
 
 // hfLayout is where a Hugging Face architecture keeps a layer's MLP: tensor name formats with the
@@ -235,6 +265,7 @@ type hfStack struct {
 
 type hfSource struct {
 	ck     *hf.Checkpoint
+	format string // "hf", or "torch" for a lone state dict
 	dims   Dims
 	stacks []hfStack // one, or T5's encoder and decoder
 }
@@ -288,7 +319,7 @@ func findLayout(ck *hf.Checkpoint, layouts []hfLayout) (hfLayout, string, bool) 
 
 func openHF(ck *hf.Checkpoint) (*hfSource, error) {
 	cfg := &ck.Config
-	s := &hfSource{ck: ck, dims: Dims{Arch: cfg.ModelType}}
+	s := &hfSource{ck: ck, format: "hf", dims: Dims{Arch: cfg.ModelType}}
 	layouts, other := hfLayouts[cfg.ModelType]
 	if !other {
 		layouts = []hfLayout{gatedLayout}
@@ -376,7 +407,7 @@ func (dims *Dims) checkLayer(l int, names [3]string, dm [3]bool, norm archNorm, 
 }
 
 func (s *hfSource) Path() string   { return s.ck.Dir }
-func (s *hfSource) Format() string { return "hf" }
+func (s *hfSource) Format() string { return s.format }
 func (s *hfSource) Dims() Dims     { return s.dims }
 func (s *hfSource) Close() error   { return s.ck.Close() }
 
@@ -475,19 +506,29 @@ func OpenGGUF(path string) (Source, error) {
 // checkMagic gives a clear error for a file that is neither a GGUF nor a directory, before ggml's
 // parser (which logs its own complaints) sees it.
 func checkMagic(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
+	m, err := magic(path)
+	if os.IsNotExist(err) {
 		return err
 	}
-	defer f.Close()
-	var m [4]byte
-	if _, err := io.ReadFull(f, m[:]); err != nil || string(m[:]) != "GGUF" {
+	if m != "GGUF" {
 		if filepath.Ext(path) == ".safetensors" {
 			return fmt.Errorf("%s: give the model's directory, not a safetensors file", path)
 		}
-		return fmt.Errorf("%s: not a GGUF file or Hugging Face model directory", path)
+		return fmt.Errorf("%s: not a GGUF file, torch.save state dict or Hugging Face model directory", path)
 	}
 	return nil
+}
+
+// magic is the file's first four bytes.
+func magic(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var m [4]byte
+	_, err = io.ReadFull(f, m[:])
+	return string(m[:]), err
 }
 
 func (s *ggufSource) Path() string   { return s.g.Path() }

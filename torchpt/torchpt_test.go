@@ -1,0 +1,219 @@
+package torchpt
+
+import (
+	"archive/zip"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wcos-dev/wcos/safetensors"
+)
+
+// want is state.json: what torch itself printed for each tensor of the archives.
+type want struct {
+	DType  string    `json:"dtype"`
+	Shape  []int64   `json:"shape"`
+	Values []float64 `json:"values"`
+}
+
+func readWant(t *testing.T, name string) map[string]want {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w map[string]want
+	if err := json.Unmarshal(b, &w); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// values decodes raw little-endian elements of dtype as float64.
+func values(t *testing.T, dtype string, raw []byte) []float64 {
+	t.Helper()
+	var out []float64
+	switch dtype {
+	case "I64":
+		for i := 0; i < len(raw); i += 8 {
+			var v int64
+			for k := 7; k >= 0; k-- {
+				v = v<<8 | int64(raw[i+k])
+			}
+			out = append(out, float64(v))
+		}
+	case "I32":
+		for i := 0; i < len(raw); i += 4 {
+			out = append(out, float64(int32(uint32(raw[i])|uint32(raw[i+1])<<8|uint32(raw[i+2])<<16|uint32(raw[i+3])<<24)))
+		}
+	case "U8", "BOOL":
+		for _, b := range raw {
+			out = append(out, float64(b))
+		}
+	case "F64":
+		for i := 0; i < len(raw); i += 8 {
+			var v uint64
+			for k := 7; k >= 0; k-- {
+				v = v<<8 | uint64(raw[i+k])
+			}
+			out = append(out, math.Float64frombits(v))
+		}
+	default:
+		f, err := safetensors.ToFloat32(dtype, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range f {
+			out = append(out, float64(x))
+		}
+	}
+	return out
+}
+
+// TestStateDict reads archives torch 1.13 wrote (protocol 2, its default, and 4): every tensor's dtype,
+// shape and values equal torch's own, bit for bit, including strided and offset views of one storage,
+// a scalar, an empty tensor and an nn.Parameter; the non-tensor entry is skipped; order is kept.
+func TestStateDict(t *testing.T) {
+	ws := readWant(t, "state.json")
+	order := []string{"w", "w_t", "w_rows", "w_col", "f16", "bf16", "f64", "i64", "i32", "u8", "bool", "scalar", "empty", "param"}
+	for _, file := range []string{"state.pth", "state_p4.pth"} {
+		f, err := Open(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Names(); !slices.Equal(got, order) {
+			t.Errorf("%s: names %v, want %v", file, got, order)
+		}
+		for name, w := range ws {
+			info, err := f.Info(name)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if info.DType != w.DType || !slices.Equal(info.Shape, w.Shape) {
+				t.Errorf("%s: %s: %s %v, want %s %v", file, name, info.DType, info.Shape, w.DType, w.Shape)
+				continue
+			}
+			raw, err := f.Raw(name)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if got := values(t, w.DType, raw); !slices.Equal(got, w.Values) {
+				t.Errorf("%s: %s: values %v, want %v", file, name, got, w.Values)
+			}
+		}
+		if v, err := f.Float32("w_t"); err != nil || len(v) != 15 || float64(v[1]) != ws["w_t"].Values[1] {
+			t.Errorf("%s: Float32(w_t) = %v, %v", file, v, err)
+		}
+		if _, err := f.Float32("i64"); err == nil {
+			t.Errorf("%s: Float32 of an integer tensor: no error", file)
+		}
+		f.Close()
+	}
+}
+
+// TestRefused: what is not a state dict archive is one line naming the file and the problem.
+func TestRefused(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good, err := os.ReadFile(filepath.Join("testdata", "state.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An archive whose storage 0 is cut short.
+	short := filepath.Join(dir, "short.pth")
+	{
+		zr, err := zip.OpenReader(filepath.Join("testdata", "state.pth"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := os.Create(short)
+		zw := zip.NewWriter(out)
+		for _, e := range zr.File {
+			b, err := readEntry(e, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(e.Name, "/data/0") {
+				b = b[:len(b)/2]
+			}
+			w, _ := zw.Create(e.Name)
+			w.Write(b)
+		}
+		zw.Close()
+		out.Close()
+		zr.Close()
+	}
+	cases := []struct{ name, path, want string }{
+		{"legacy format", filepath.Join("testdata", "legacy.pth"), "legacy format"},
+		{"a whole module", filepath.Join("testdata", "module.pth"), "refusing Python global torch.nn.modules.linear.Linear"},
+		{"not a zip", write("junk.pth", []byte("hello")), "not a torch.save archive"},
+		{"truncated", write("trunc.pth", good[:len(good)/2]), "trunc.pth"},
+		{"short storage", short, "storage"},
+		{"missing", filepath.Join(dir, "nope.pth"), "nope.pth"},
+	}
+	for _, c := range cases {
+		_, err := Open(c.path)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Base(c.path)) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v, want one line naming the file and %q", c.name, err, c.want)
+		}
+	}
+}
+
+// FuzzUnpickle: any pickle either fails or gives a state dict whose tensors lie in their storages;
+// never a panic. The seeds are the archives' own pickles.
+func FuzzUnpickle(f *testing.F) {
+	for _, name := range []string{"state.pth", "state_p4.pth", "mingpt.pth", "module.pth"} {
+		zr, err := zip.OpenReader(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, e := range zr.File {
+			if strings.HasSuffix(e.Name, "data.pkl") {
+				b, err := readEntry(e, 1<<20)
+				if err != nil {
+					f.Fatal(err)
+				}
+				f.Add(b)
+			}
+		}
+		zr.Close()
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := unpickle(b)
+		if err != nil {
+			return
+		}
+		d, ok := v.(*dict)
+		if !ok {
+			return
+		}
+		for _, k := range d.keys {
+			tt, ok := d.m[k].(*Tensor)
+			if !ok {
+				continue
+			}
+			last, n := tt.Offset, int64(1)
+			for i, s := range tt.Shape {
+				if s == 0 {
+					n = 0
+					break
+				}
+				last += (s - 1) * tt.Stride[i]
+				n *= s
+			}
+			if n > 0 && (last >= tt.storage.numel || n > tt.storage.numel) {
+				t.Fatalf("tensor %q shape %v stride %v offset %d outside a storage of %d", k, tt.Shape, tt.Stride, tt.Offset, tt.storage.numel)
+			}
+		}
+	})
+}
