@@ -8,8 +8,8 @@ import (
 	"math/big"
 )
 
-// The objects the unpickler builds: nil, bool, int64, float64, string, []byte, tuple, *list, *dict,
-// global, *storage and *Tensor.
+// The objects the unpickler builds: nil, bool, int64 (*big.Int beyond), float64, string, []byte,
+// tuple, *list, *dict, global, *storage and *Tensor.
 type (
 	tuple  []any
 	list   struct{ items []any }
@@ -134,21 +134,28 @@ func (u *unpickler) sized(n int) ([]byte, error) {
 	return u.take(int(l))
 }
 
-// unpickle runs the pickle in b; persistent ids are resolved by pid.
+// unpickle runs the pickle at the start of b.
 func unpickle(b []byte) (any, error) {
+	v, _, err := unpickleAt(b)
+	return v, err
+}
+
+// unpickleAt runs the pickle at the start of b and returns its object and length.
+func unpickleAt(b []byte) (any, int, error) {
 	u := &unpickler{b: b, memo: map[int64]any{}}
 	for {
 		if u.pos >= len(u.b) {
-			return nil, errTruncated
+			return nil, 0, errTruncated
 		}
 		op := u.b[u.pos]
 		at := u.pos
 		u.pos++
 		if err := u.step(op); err != nil {
 			if err == errStop {
-				return u.pop()
+				v, err := u.pop()
+				return v, u.pos, err
 			}
-			return nil, fmt.Errorf("pickle opcode %#02x at byte %d: %w", op, at, err)
+			return nil, 0, fmt.Errorf("pickle opcode %#02x at byte %d: %w", op, at, err)
 		}
 	}
 }
@@ -199,9 +206,6 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		if len(s) > 8 {
-			return fmt.Errorf("integer of %d bytes", len(s))
-		}
 		v := new(big.Int)
 		for i := len(s) - 1; i >= 0; i-- {
 			v.Lsh(v, 8).Or(v, big.NewInt(int64(s[i])))
@@ -209,7 +213,11 @@ func (u *unpickler) step(op byte) error {
 		if len(s) > 0 && s[len(s)-1]&0x80 != 0 {
 			v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(s))))
 		}
-		u.push(v.Int64())
+		if v.IsInt64() {
+			u.push(v.Int64())
+		} else {
+			u.push(v) // the legacy format's magic number
+		}
 	case 'G': // BINFLOAT, big-endian
 		s, err := u.take(8)
 		if err != nil {
@@ -439,10 +447,11 @@ func setItems(d *dict, items []any) error {
 	return nil
 }
 
-// persistent resolves torch's persistent id ('storage', StorageType, key, location, numel).
+// persistent resolves torch's persistent id ('storage', StorageType, key, location, numel); the legacy
+// format adds a view_metadata, which must be None (storage views predate torch 1.0).
 func persistent(pid any) (*storage, error) {
 	t, ok := pid.(tuple)
-	if !ok || len(t) < 5 || t[0] != "storage" {
+	if !ok || len(t) < 5 || len(t) > 6 || t[0] != "storage" || len(t) == 6 && t[5] != nil {
 		return nil, fmt.Errorf("persistent id %v, want ('storage', type, key, location, numel)", pid)
 	}
 	g, ok := t[1].(global)

@@ -3,6 +3,7 @@ package torchpt
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -23,22 +24,45 @@ type Tensor struct {
 	storage *storage
 }
 
-// File is an opened torch.save archive.
+// File is an opened torch.save file.
 type File struct {
 	Path    string
 	Tensors map[string]*Tensor
 	names   []string // in the state dict's order
-	zr      *zip.ReadCloser
-	data    map[string]*zip.File // storage key → archive entry
+	closer  io.Closer
+	// storages open a storage's bytes by key; size is its length in bytes.
+	storages map[string]storageData
 }
 
-// legacyMagic starts the pickle of torch.save's format before torch 1.6 (a pickled big integer).
+// storageData is where a storage's bytes are: a zip entry, or a span of the legacy file.
+type storageData struct {
+	entry     *zip.File
+	file      *os.File
+	off, size int64
+}
+
+func (d storageData) len() int64 {
+	if d.entry != nil {
+		return int64(min(d.entry.UncompressedSize64, 1<<62))
+	}
+	return d.size
+}
+
+func (d storageData) open() (io.ReadCloser, error) {
+	if d.entry != nil {
+		return d.entry.Open()
+	}
+	return io.NopCloser(io.NewSectionReader(d.file, d.off, d.size)), nil
+}
+
+// legacyMagic starts torch.save's format before torch 1.6: the pickled magic number
+// 0x1950a86a20f9469cfc6c.
 var legacyMagic = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8}
 
-// maxEntry bounds the pickle entry read into memory.
+// maxEntry bounds the pickle read into memory.
 const maxEntry = 1 << 30
 
-// Open reads the archive's pickle and checks every tensor against its storage. Errors are one line
+// Open reads the file's pickle and checks every tensor against its storage. Errors are one line
 // naming the file.
 func Open(path string) (*File, error) {
 	f, err := open(path)
@@ -49,69 +73,150 @@ func Open(path string) (*File, error) {
 }
 
 func open(path string) (*File, error) {
-	if head, err := readHead(path, len(legacyMagic)); err == nil && bytes.Equal(head, legacyMagic) {
-		return nil, errors.New("torch.save's legacy format (before torch 1.6): save it again with a newer torch")
-	}
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return nil, fmt.Errorf("not a torch.save archive: %v", err)
-	}
-	f := &File{Path: path, zr: zr, Tensors: map[string]*Tensor{}, data: map[string]*zip.File{}}
-	if err := f.load(); err != nil {
-		zr.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-func readHead(path string, n int) ([]byte, error) {
 	r, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	b := make([]byte, n)
-	_, err = io.ReadFull(r, b)
-	return b, err
+	head := make([]byte, len(legacyMagic))
+	if _, err := io.ReadFull(r, head); err == nil && bytes.Equal(head, legacyMagic) {
+		f, err := openLegacy(r)
+		if err != nil {
+			r.Close()
+		}
+		return f, err
+	}
+	r.Close()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("not a torch.save file: %v", err)
+	}
+	f, err := openZip(zr)
+	if err != nil {
+		zr.Close()
+		return nil, err
+	}
+	f.Path = path
+	return f, nil
 }
 
-func (f *File) load() error {
-	// The entries are <prefix>/data.pkl, <prefix>/data/<key>, <prefix>/byteorder, … for one prefix.
+// openZip reads the format of torch ≥ 1.6: <prefix>/data.pkl, <prefix>/data/<key>, <prefix>/byteorder.
+func openZip(zr *zip.ReadCloser) (*File, error) {
 	var pkl *zip.File
-	for _, e := range f.zr.File {
+	for _, e := range zr.File {
 		if strings.HasSuffix(e.Name, "/data.pkl") || e.Name == "data.pkl" {
 			if pkl != nil {
-				return errors.New("more than one data.pkl")
+				return nil, errors.New("more than one data.pkl")
 			}
 			pkl = e
 		}
 	}
 	if pkl == nil {
-		return errors.New("no data.pkl: not a torch.save archive")
+		return nil, errors.New("no data.pkl: not a torch.save archive")
 	}
+	f := &File{closer: zr, storages: map[string]storageData{}}
 	prefix := strings.TrimSuffix(pkl.Name, "data.pkl")
-	for _, e := range f.zr.File {
+	for _, e := range zr.File {
 		switch {
 		case strings.HasPrefix(e.Name, prefix+"data/"):
-			f.data[strings.TrimPrefix(e.Name, prefix+"data/")] = e
+			f.storages[strings.TrimPrefix(e.Name, prefix+"data/")] = storageData{entry: e}
 		case e.Name == prefix+"byteorder":
 			b, err := readEntry(e, 16)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if string(b) != "little" {
-				return fmt.Errorf("byte order %q (only little-endian archives are read)", b)
+				return nil, fmt.Errorf("byte order %q (only little-endian files are read)", b)
 			}
 		}
 	}
 	b, err := readEntry(pkl, maxEntry)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	obj, err := unpickle(b)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return f, f.collect(obj)
+}
+
+// openLegacy reads the format before torch 1.6: pickles of the magic number, the protocol version,
+// the system info and the object, then a pickle of the storage keys and, for each key in that order,
+// its element count (int64) and its bytes.
+func openLegacy(r *os.File) (*File, error) {
+	f := &File{Path: r.Name(), closer: r, storages: map[string]storageData{}}
+	st, err := r.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// The pickles come first; read enough of the file to hold them.
+	var b []byte
+	var objs [5]any
+	var end int
+	for n := int64(1 << 20); ; n *= 4 {
+		n = min(n, st.Size(), maxEntry)
+		b = make([]byte, n)
+		if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+			return nil, err
+		}
+		end, err = 0, nil
+		for i := range objs {
+			var l int
+			if objs[i], l, err = unpickleAt(b[end:]); err != nil {
+				break
+			}
+			end += l
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errTruncated) || n == st.Size() || n == maxEntry {
+			return nil, err
+		}
+	}
+	if v, ok := objs[1].(int64); !ok || v != 1001 {
+		return nil, fmt.Errorf("legacy protocol version %v, want 1001", objs[1])
+	}
+	if info, ok := objs[2].(*dict); !ok || info.m["little_endian"] != true {
+		return nil, errors.New("not a little-endian file")
+	}
+	keys, ok := objs[4].(*list)
+	if !ok {
+		return nil, errors.New("no storage key list after the object")
+	}
+	// Element sizes of the storages the tensors use; a storage no tensor uses cannot be skipped
+	// without its size, so every listed key must have one.
+	es := map[string]int64{}
+	if d, ok := objs[3].(*dict); ok {
+		for _, v := range d.m {
+			if t, ok := v.(*Tensor); ok {
+				es[t.storage.key], _ = safetensors.DTypeSize(t.DType)
+			}
+		}
+	}
+	off := int64(end)
+	for _, k := range keys.items {
+		key, ok := k.(string)
+		if !ok || es[key] == 0 {
+			return nil, fmt.Errorf("storage %v is no tensor's", k)
+		}
+		var n [8]byte
+		if _, err := r.ReadAt(n[:], off); err != nil {
+			return nil, fmt.Errorf("storage %s: %v", key, err)
+		}
+		numel := int64(binary.LittleEndian.Uint64(n[:]))
+		if numel < 0 || numel > (st.Size()-off-8)/es[key] {
+			return nil, fmt.Errorf("storage %s: %d elements past the end of the file", key, numel)
+		}
+		f.storages[key] = storageData{file: r, off: off + 8, size: numel * es[key]}
+		off += 8 + numel*es[key]
+	}
+	return f, f.collect(objs[3])
+}
+
+// collect keeps the state dict's tensors, each checked against its storage's size.
+func (f *File) collect(obj any) error {
+	f.Tensors = map[string]*Tensor{}
 	d, ok := obj.(*dict)
 	if !ok {
 		return fmt.Errorf("the pickle holds a %s, want a state dict (name → tensor)", typeName(obj))
@@ -121,12 +226,12 @@ func (f *File) load() error {
 		if !ok {
 			continue // other entries of a checkpoint (an epoch number, nested optimiser state)
 		}
-		e, ok := f.data[t.storage.key]
+		sd, ok := f.storages[t.storage.key]
 		if !ok {
 			return fmt.Errorf("tensor %q: storage %q missing", k, t.storage.key)
 		}
-		if size, _ := safetensors.DTypeSize(t.DType); e.UncompressedSize64 > 1<<62 || t.storage.numel > int64(e.UncompressedSize64)/size {
-			return fmt.Errorf("tensor %q: storage %q holds %d bytes, want %d elements of %s", k, t.storage.key, e.UncompressedSize64, t.storage.numel, t.DType)
+		if size, _ := safetensors.DTypeSize(t.DType); t.storage.numel > sd.len()/size {
+			return fmt.Errorf("tensor %q: storage %q holds %d bytes, want %d elements of %s", k, t.storage.key, sd.len(), t.storage.numel, t.DType)
 		}
 		f.Tensors[k], f.names = t, append(f.names, k)
 	}
@@ -166,8 +271,8 @@ func readEntry(e *zip.File, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// Close closes the archive.
-func (f *File) Close() error { return f.zr.Close() }
+// Close closes the file.
+func (f *File) Close() error { return f.closer.Close() }
 
 // Names lists the tensor names in the state dict's order.
 func (f *File) Names() []string { return slices.Clone(f.names) }
@@ -208,8 +313,7 @@ func (f *File) raw(t *Tensor) ([]byte, error) {
 	for i, d := range t.Shape {
 		last += (d - 1) * t.Stride[i]
 	}
-	e := f.data[t.storage.key]
-	r, err := e.Open()
+	r, err := f.storages[t.storage.key].open()
 	if err != nil {
 		return nil, err
 	}

@@ -74,13 +74,14 @@ func values(t *testing.T, dtype string, raw []byte) []float64 {
 	return out
 }
 
-// TestStateDict reads archives torch 1.13 wrote (protocol 2, its default, and 4): every tensor's dtype,
+// TestStateDict reads files torch 1.13 wrote (the zip format with pickle protocol 2, its default, and 4;
+// the legacy format): every tensor's dtype,
 // shape and values equal torch's own, bit for bit, including strided and offset views of one storage,
 // a scalar, an empty tensor and an nn.Parameter; the non-tensor entry is skipped; order is kept.
 func TestStateDict(t *testing.T) {
 	ws := readWant(t, "state.json")
 	order := []string{"w", "w_t", "w_rows", "w_col", "f16", "bf16", "f64", "i64", "i32", "u8", "bool", "scalar", "empty", "param"}
-	for _, file := range []string{"state.pth", "state_p4.pth"} {
+	for _, file := range []string{"state.pth", "state_p4.pth", "legacy.pth"} {
 		f, err := Open(filepath.Join("testdata", file))
 		if err != nil {
 			t.Fatal(err)
@@ -129,6 +130,10 @@ func TestRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	legacy, err := os.ReadFile(filepath.Join("testdata", "legacy.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// An archive whose storage 0 is cut short.
 	short := filepath.Join(dir, "short.pth")
 	{
@@ -154,10 +159,10 @@ func TestRefused(t *testing.T) {
 		zr.Close()
 	}
 	cases := []struct{ name, path, want string }{
-		{"legacy format", filepath.Join("testdata", "legacy.pth"), "legacy format"},
 		{"a whole module", filepath.Join("testdata", "module.pth"), "refusing Python global torch.nn.modules.linear.Linear"},
-		{"not a zip", write("junk.pth", []byte("hello")), "not a torch.save archive"},
+		{"not a zip", write("junk.pth", []byte("hello")), "not a torch.save file"},
 		{"truncated", write("trunc.pth", good[:len(good)/2]), "trunc.pth"},
+		{"truncated legacy", write("trunc-legacy.pth", legacy[:len(legacy)-10]), "past the end"},
 		{"short storage", short, "storage"},
 		{"missing", filepath.Join(dir, "nope.pth"), "nope.pth"},
 	}
@@ -213,6 +218,41 @@ func FuzzUnpickle(f *testing.F) {
 			}
 			if n > 0 && (last >= tt.storage.numel || n > tt.storage.numel) {
 				t.Fatalf("tensor %q shape %v stride %v offset %d outside a storage of %d", k, tt.Shape, tt.Stride, tt.Offset, tt.storage.numel)
+			}
+		}
+	})
+}
+
+// FuzzOpen: any file either fails to open or gives tensors whose bytes can all be read, of the length
+// their shape and dtype say; never a panic. Seeds: a zip archive and a legacy file.
+func FuzzOpen(f *testing.F) {
+	for _, name := range []string{"state.pth", "legacy.pth"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "f.pth")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tf, err := Open(p)
+		if err != nil {
+			return
+		}
+		defer tf.Close()
+		for _, name := range tf.Names() {
+			info, _ := tf.Info(name)
+			raw, err := tf.Raw(name)
+			if err != nil {
+				continue
+			}
+			es, _ := safetensors.DTypeSize(info.DType)
+			if int64(len(raw)) != info.NumElements()*es {
+				t.Fatalf("%s: %d bytes for %v of %s", name, len(raw), info.Shape, info.DType)
 			}
 		}
 	})
