@@ -288,7 +288,7 @@ func checkData(t *testing.T, path string, g *ggufFile, ti ggufTensor, ck *hf.Che
 	}
 	round := map[uint32]func(float32) float32{
 		typeF32:  func(x float32) float32 { return x },
-		typeF16:  func(x float32) float32 { return safetensors.F16ToF32(f32ToF16(x)) },
+		typeF16:  func(x float32) float32 { return safetensors.F16ToF32(safetensors.F32ToF16(x)) },
 		typeBF16: func(x float32) float32 { return math.Float32frombits(uint32(f32ToBF16(x)) << 16) },
 	}[ti.Type]
 	for r := range rows {

@@ -122,7 +122,7 @@ func TestF32ToF16(t *testing.T) {
 		if h&0x7c00 == 0x7c00 && h&0x3ff != 0 {
 			continue // NaN
 		}
-		if got := f32ToF16(safetensors.F16ToF32(uint16(h))); got != uint16(h) {
+		if got := safetensors.F32ToF16(safetensors.F16ToF32(uint16(h))); got != uint16(h) {
 			t.Fatalf("half %#04x → %#04x", h, got)
 		}
 	}
@@ -145,25 +145,25 @@ func TestF32ToF16(t *testing.T) {
 		{float32(math.Copysign(0, -1)), 0x8000},
 	}
 	for _, c := range cases {
-		if got := f32ToF16(c.in); got != c.want {
-			t.Errorf("f32ToF16(%g) = %#04x, want %#04x", c.in, got, c.want)
+		if got := safetensors.F32ToF16(c.in); got != c.want {
+			t.Errorf("safetensors.F32ToF16(%g) = %#04x, want %#04x", c.in, got, c.want)
 		}
 	}
-	if h := f32ToF16(float32(math.NaN())); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
+	if h := safetensors.F32ToF16(float32(math.NaN())); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
 		t.Errorf("NaN → %#04x", h)
 	}
 	// Random values: the result is a nearest half.
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 200000 {
 		x := float32(rng.NormFloat64() * math.Pow(2, float64(rng.IntN(40)-25)))
-		h := f32ToF16(x)
+		h := safetensors.F32ToF16(x)
 		got := float64(safetensors.F16ToF32(h))
 		for _, nb := range []uint16{h - 1, h + 1} {
 			if nb&0x7c00 == 0x7c00 || (nb^h)&0x8000 != 0 {
 				continue
 			}
 			if alt := float64(safetensors.F16ToF32(nb)); math.Abs(alt-float64(x)) < math.Abs(got-float64(x)) {
-				t.Fatalf("f32ToF16(%g) = %g, but %g is nearer", x, got, alt)
+				t.Fatalf("safetensors.F32ToF16(%g) = %g, but %g is nearer", x, got, alt)
 			}
 		}
 	}

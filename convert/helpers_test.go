@@ -165,7 +165,7 @@ func encode(dtype string, v []float32) []byte {
 	}
 	b := make([]byte, 2*len(v))
 	for i, x := range v {
-		h := f32ToF16(x)
+		h := safetensors.F32ToF16(x)
 		if dtype == "BF16" {
 			h = f32ToBF16(x)
 		}

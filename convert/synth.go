@@ -16,6 +16,7 @@ import (
 
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/hf"
+	"github.com/wcos-dev/wcos/safetensors"
 )
 
 // SynthOptions shapes a synthetic OLMo-1 model (random weights) for benchmarks: speed does not
@@ -261,7 +262,7 @@ func fillRandom(b []byte, elem int64, typ uint32, std float32, seed, tensor uint
 					case typeF32:
 						binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(v))
 					case typeF16:
-						binary.LittleEndian.PutUint16(b[2*j:], f32ToF16(v))
+						binary.LittleEndian.PutUint16(b[2*j:], safetensors.F32ToF16(v))
 					default:
 						binary.LittleEndian.PutUint16(b[2*j:], f32ToBF16(v))
 					}

@@ -283,6 +283,45 @@ func ToFloat32(dtype string, raw []byte) ([]float32, error) {
 	return nil, fmt.Errorf("dtype %s is not a floating-point type", dtype)
 }
 
+// F32ToF16 rounds to the nearest IEEE half (ties to even), as numpy's astype(float16) does: overflow
+// gives ±Inf, tiny values become subnormals or ±0, NaN stays NaN.
+func F32ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23) & 0xff
+	mant := b & 0x7fffff
+	if exp == 0xff {
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 {
+		// Subnormal half: value = m·2^-24, m = (1.mant)·2^(exp-126) = full >> (14-e).
+		s := uint32(14 - e)
+		if s > 24 {
+			return sign
+		}
+		full := mant | 0x800000
+		r := full >> s
+		rem, half := full&(1<<s-1), uint32(1)<<(s-1)
+		if rem > half || (rem == half && r&1 == 1) {
+			r++ // may carry into the smallest normal, which is the right encoding
+		}
+		return sign | uint16(r)
+	}
+	h := uint32(e)<<10 | mant>>13
+	rem := mant & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
+		h++ // a carry out of the mantissa bumps the exponent, up to Inf
+	}
+	return sign | uint16(h)
+}
+
 // F16ToF32 converts an IEEE half-precision value, subnormals, infinities and NaN included.
 func F16ToF32(h uint16) float32 {
 	sign := uint32(h>>15) << 31

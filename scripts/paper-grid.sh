@@ -17,7 +17,7 @@
 #   CLASSES     comma-separated [strengthening,conditional strengthening,proportional change,
 #               conditional weakening,weakening,orthogonal output]
 #   SIZES       --n-neurons values, None for the whole class [None strengthening weakening]
-#   COMPARE     extra `wcos compare` options, e.g. --changed-only for the paper's tables []
+#   COMPARE     extra `wcos compare` options, e.g. "--changed-only --f16" for the paper's tables []
 #
 # Layout: OUT/sets/<set>.txt (from `wcos neurons`), OUT/freqs, OUT/runs/clean,
 # OUT/runs/<ablation>/<set>[_baseline] (set names as the reference writes them, with _ for spaces:

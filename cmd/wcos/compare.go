@@ -17,7 +17,7 @@ func compareCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "compare",
 		Usage:     "per-token entropy, loss, rank and log-scale differences of ablated runs from a clean run: tables and histograms",
-		UsageText: "wcos compare --clean DIR [--names A,B,…] [--metrics entropy,loss,rank,log_scale] [--changed-only] [--truncate] [--bins N] [--log=false] [--pdf] --out DIR RUN_DIR…",
+		UsageText: "wcos compare --clean DIR [--names A,B,…] [--metrics entropy,loss,rank,log_scale] [--changed-only] [--f16] [--truncate] [--bins N] [--log=false] [--pdf] --out DIR RUN_DIR…",
 		Description: `Compares 'wcos entropy' output folders (paper-spec §4.5): per token diff = metric(clean) − metric(ablated)
 for entropy, loss, rank and log_scale (log scale(clean) − log scale(ablated)); negative entropy diffs mean
 the ablation raises entropy. Padding is masked with the rows' lengths (loss and rank have no value at a
@@ -30,8 +30,13 @@ summary.json gives each set's rows.
 Statistics per set and metric: tokens, changed (diff ≠ 0), mean, min, quartile1, median, quartile3, max
 (numpy.quantile's default linear method), over all tokens. --changed-only computes them (and the
 histograms) over changed tokens only, as the paper's compare.py did (it dropped diff = 0 to remove
-padding, §10): use it to compare with the paper's tables (§8.2). NaN/Inf diffs are left out and counted
-in summary.json.
+padding, §10): use it with --f16 to compare with the paper's tables (§8.2). --f16 rounds entropy, loss
+and scale (and log scale) to float16 before taking differences, and the differences too, as the
+reference stored its metrics in float16: which tokens count as changed then matches the reference's
+(without it a change of one float32 ulp counts). The reference also counted padding positions in its
+log_scale and the pad token's rank at each shorter row's last token; wcos masks padding by the rows'
+lengths, so those two columns of §8.2 are not reproduced exactly. NaN/Inf diffs are left out and
+counted in summary.json.
 
 Writes DIR/<metric>.csv and <metric>.md (columns name, tokens, changed, mean, min, quartile1, median,
 quartile3, max), <metric>_log.png/.svg (<metric>.png with --log=false; --pdf adds PDF): histograms in
@@ -44,7 +49,7 @@ folder exists (--baselines=false: only the folders listed). Files are streamed: 
 
 Examples:
   wcos compare --clean out/clean out/weakening --out out/cmp           # out/weakening_baseline joins if it exists
-  wcos compare --clean out/clean --changed-only --metrics entropy,loss --out out/weakening_complete \
+  wcos compare --clean out/clean --changed-only --f16 --metrics entropy,loss --out out/weakening_complete \
       out/weakening out/weakening_baseline out/weakening_gate+_post+ out/weakening_gate+_post- \
       out/weakening_gate-_post+ out/weakening_gate-_post-
   wcos compare --clean out/clean --names "zero,zero gate-" --bins 40 --log=false --pdf out/abl out/abl_gate- --out out/cmp`,
@@ -53,6 +58,7 @@ Examples:
 			&cli.StringFlag{Name: "names", Usage: "comma-separated set names, one per RUN_DIR (default: the folders' base names)"},
 			&cli.StringFlag{Name: "metrics", Value: "entropy,loss,rank,log_scale", Usage: "metrics to compare (scale means log_scale)"},
 			&cli.BoolFlag{Name: "changed-only", Usage: "statistics and histograms over tokens with diff ≠ 0 only (the paper's tables)"},
+			&cli.BoolFlag{Name: "f16", Usage: "round values and differences to float16 first, as the reference stored them (with --changed-only: the paper's tables)"},
 			&cli.BoolFlag{Name: "truncate", Usage: "compare a run with another row count over the rows it shares with the clean run (the reference)"},
 			&cli.IntFlag{Name: "bins", Value: compare.DefaultBins, Usage: "histogram bins shared by all sets (the paper: matplotlib's default 10)"},
 			&cli.BoolFlag{Name: "log", Value: true, Usage: "log-scaled counts (compare_and_plot.py --log)"},
@@ -66,7 +72,7 @@ Examples:
 }
 
 // compareBoolFlags are compare's flags that take no separate value.
-var compareBoolFlags = map[string]bool{"changed-only": true, "log": true, "pdf": true, "no-figures": true, "baselines": true, "help": true, "h": true}
+var compareBoolFlags = map[string]bool{"changed-only": true, "f16": true, "truncate": true, "log": true, "pdf": true, "no-figures": true, "baselines": true, "help": true, "h": true}
 
 // flagsLast splits args (the command's positional arguments) into flags given after the run folders
 // and the folders, so that `wcos compare --clean C RUN… --out DIR` works as the examples show.
@@ -126,7 +132,7 @@ func runCompare(c *cli.Context) error {
 		args := append(append(append([]string{"wcos", "compare"}, set...), flags...), "--")
 		return app.Run(append(args, dirs...))
 	}
-	o := compare.Options{Clean: c.String("clean"), Runs: c.Args().Slice(), ChangedOnly: c.Bool("changed-only"), Truncate: c.Bool("truncate"), Bins: c.Int("bins"), LogY: c.Bool("log")}
+	o := compare.Options{Clean: c.String("clean"), Runs: c.Args().Slice(), ChangedOnly: c.Bool("changed-only"), F16: c.Bool("f16"), Truncate: c.Bool("truncate"), Bins: c.Int("bins"), LogY: c.Bool("log")}
 	if len(o.Runs) == 0 {
 		return fmt.Errorf("compare: no ablated run folders after the options (see --help)")
 	}
@@ -158,7 +164,7 @@ func runCompare(c *cli.Context) error {
 		return err
 	}
 	o.RunInfo = runinfo.New("compare", map[string]any{
-		"clean": o.Clean, "runs": o.Runs, "names": o.Names, "metrics": o.Metrics, "changed_only": o.ChangedOnly,
+		"clean": o.Clean, "runs": o.Runs, "names": o.Names, "metrics": o.Metrics, "changed_only": o.ChangedOnly, "f16": o.F16,
 		"bins": o.Bins, "log": o.LogY, "formats": o.Formats, "out": o.Out,
 	})
 	o.Progress = c.App.ErrWriter

@@ -23,7 +23,10 @@ loss -log p(next), rank (logits strictly greater than the next token's) and the 
 ln_final.hook_scale: sqrt(var+eps) for OLMo's LayerNorm, sqrt(mean(x²)+eps) for an RMSNorm model).
 With --neurons, hook_post of those neurons is ablated: set to 0 (--ablation zero) or to given values
 (--ablation mean --means FILE), at every token or only where the gate (--gate) and/or the refactored
-activation s_n·post (--post; raw sign with --refactor=false) has the given sign.
+activation s_n·post (--post; raw sign with --refactor=false) has the given sign. Means from a wcos freqs
+summary are the conditional means over the quadrants the condition selects (paper-spec §4.3), also for
+--post alone (the reference ignored --post then); JSON and CSV values are written into hook_post as they
+are, in the model's raw sign convention (a refactored mean of a neuron with s_n = -1 needs its sign flipped).
 
 --neurons may also name an RW class: the paper's named sets (paper-spec §3), drawn from the classes of
 the model being run (computed from its weights: its Hugging Face directory when --model is one, else

@@ -26,7 +26,10 @@ count, the means of post, gate, in and swish, and the top-k tokens by |post| wit
 neurons.parquet/.csv (one row per neuron with its RW class and per-quadrant frequency and means, as the
 GLUScope dataset), freqs_by_class.csv/.md (mean frequency of gate>0 per RW class against a random
 same-layer baseline, seeded by --baseline-seed) and the figures layers, categories, linout, gateout,
-gatelin, norm_gate and norm_in_out (PNG and SVG).
+gatelin, norm_gate and norm_in_out (per layer, the frequency against the cosine or norm with an OLS line
+of it on the frequency, as the paper's figure), each also with all layers pooled (<name>_all_layers),
+and linout_<first>_<middle>_<last> (the reference's selected layers, 0 15 31 for OLMo-7B); PNG and SVG.
+Shards merge only if they are distinct shards of one split with the same inputs.
 
 Long runs checkpoint into DIR.partial/ every --checkpoint-rows rows (or --checkpoint-every); rerunning
 the same command after a kill resumes there and ends with a summary byte-identical to an uninterrupted

@@ -30,6 +30,9 @@ type Options struct {
 	Names       []string // set names (default: the folders' base names)
 	Metrics     []string // default: entropy, loss, rank, log_scale
 	ChangedOnly bool     // statistics and histograms over tokens with diff ≠ 0 only (the paper's tables)
+	// F16 rounds entropy, loss and scale, their log and the differences to float16, as the reference
+	// stored and subtracted them: with ChangedOnly, the tokens the paper's tables count.
+	F16 bool
 	Truncate    bool     // a run with other rows than the clean run is compared over their common rows
 	Bins        int      // histogram bins (default DefaultBins), shared by all sets of a metric
 	LogY        bool     // log-scaled counts
@@ -54,6 +57,7 @@ type Result struct {
 	CleanSum    map[string]any `json:"clean_entropy_summary,omitempty"` // the clean run's summary.json
 	Sets        []SetInfo      `json:"sets"`
 	ChangedOnly bool           `json:"changed_only"`
+	F16         bool           `json:"float16"`
 	Over        string         `json:"statistics_over"`
 	Results     []MetricResult `json:"metrics"`
 }
@@ -138,9 +142,12 @@ func Compare(o Options) (*Result, error) {
 		return nil, err
 	}
 	runs := make([]*run, len(o.Runs))
-	res := &Result{Clean: o.Clean, CleanSum: clean.summary, ChangedOnly: o.ChangedOnly, Over: "all tokens (padding masked by the rows' lengths)"}
+	res := &Result{Clean: o.Clean, CleanSum: clean.summary, ChangedOnly: o.ChangedOnly, F16: o.F16, Over: "all tokens (padding masked by the rows' lengths)"}
 	if o.ChangedOnly {
 		res.Over = "changed tokens only (diff ≠ 0), as the paper's tables"
+	}
+	if o.F16 {
+		res.Over += "; values and differences rounded to float16, as the reference stored them"
 	}
 	for i, d := range o.Runs {
 		if runs[i], err = openRun(names[i], d, metrics); err != nil {
@@ -206,7 +213,7 @@ func compareMetric(clean *run, runs []*run, m Metric, o Options) (*MetricResult,
 	mr.Stats = make([]Stats, len(runs))
 	err := parallel(len(runs), func(i int) error {
 		fmt.Fprintf(o.Progress, "compare: %s %s\n", m.Name, runs[i].Name)
-		st, err := describe(func(fn func(float64)) error { return each(clean, runs[i], m, fn) }, o.ChangedOnly)
+		st, err := describe(func(fn func(float64)) error { return each(clean, runs[i], m, o.F16, fn) }, o.ChangedOnly)
 		st.Name = runs[i].Name
 		mr.Stats[i] = st
 		return err
@@ -237,7 +244,7 @@ func compareMetric(clean *run, runs []*run, m Metric, o Options) (*MetricResult,
 	err = parallel(len(runs), func(i int) error {
 		counts := make([]int64, o.Bins)
 		mr.Counts[i] = counts
-		return each(clean, runs[i], m, func(d float64) {
+		return each(clean, runs[i], m, o.F16, func(d float64) {
 			if math.IsNaN(d) || math.IsInf(d, 0) || !ok(d) {
 				return
 			}
@@ -327,6 +334,9 @@ func (mr *MetricResult) write(dir string, o Options) error {
 		over := "all tokens"
 		if o.ChangedOnly {
 			over = "changed tokens only (diff ≠ 0)"
+		}
+		if o.F16 {
+			over += ", values rounded to float16 as the reference stored them"
 		}
 		fmt.Fprintf(w, "`%s` per token, statistics over %s.\n\n", mr.XLabel, over)
 		mr.Markdown(w)

@@ -154,6 +154,50 @@ func TestStatsSynthetic(t *testing.T) {
 	}
 }
 
+// TestF16: with F16, values are rounded to float16 before their difference and the difference too, as
+// the reference stored and subtracted its metrics: a change below float16's resolution is no change
+// (2.0004 and 2 are both 2 in float16, spacing 2^-9 there; so are 2.0009 and 2), 1000.3 − 1000 is 1000.5 − 1000; rank is an
+// integer and keeps every change. Without F16 every float32 change counts.
+func TestF16(t *testing.T) {
+	dir := t.TempDir()
+	c := fakeRun{lengths: []int32{4}, width: 4, model: "aa", dataset: "dd",
+		entropy: [][]float32{{1, 2.0004, 3, 1000.3}}, loss: [][]float32{{1, 1, 1, 0}},
+		rank: [][]int32{{5, 5, 5, 0}}, scale: [][]float32{{2.0009, 2, 2, 2}}}
+	a := c
+	a.entropy, a.loss = [][]float32{{1, 2, 3.5, 1000}}, [][]float32{{1.0001, 1, 2, 0}}
+	a.rank, a.scale = [][]int32{{6, 5, 5, 0}}, [][]float32{{2, 2, 4, 2}}
+	clean, abl := c.write(t, filepath.Join(dir, "clean")), a.write(t, filepath.Join(dir, "abl"))
+	cases := []struct {
+		metric        string
+		f16           bool
+		changed       int64
+		mean, min, mx float64
+	}{
+		{"entropy", false, 3, (0.0004 - 0.5 + 0.3) / 4, -0.5, 0.3},
+		{"entropy", true, 2, 0, -0.5, 0.5},
+		{"loss", false, 2, (-0.0001 - 1) / 3, -1, -0.0001},
+		{"loss", true, 1, -1.0 / 3, -1, -1},
+		{"rank", true, 1, -1.0 / 3, -1, -1},
+		{"log_scale", false, 2, 0, -math.Ln2, 0.00045},
+		{"log_scale", true, 1, 0, -0.693359375, -0.693359375}, // log 2 − log 4 in float16
+	}
+	for i, tc := range cases {
+		res, err := Compare(Options{Clean: clean, Runs: []string{abl}, Metrics: []string{tc.metric}, ChangedOnly: true, F16: tc.f16,
+			Out: filepath.Join(dir, fmt.Sprint("out", i)), Formats: []string{}})
+		if err != nil {
+			t.Fatalf("%s f16=%v: %v", tc.metric, tc.f16, err)
+		}
+		got := res.Results[0].Stats[0]
+		if got.Changed != tc.changed || got.N != tc.changed || math.Abs(got.Min-tc.min) > 1e-4 || math.Abs(got.Max-tc.mx) > 1e-4 ||
+			tc.metric != "log_scale" && math.Abs(got.Mean*float64(got.N)-tc.mean*float64(got.Tokens)) > 1e-4 {
+			t.Errorf("%s f16=%v: %+v, want changed %d, min %g, max %g, mean over all tokens %g", tc.metric, tc.f16, got, tc.changed, tc.min, tc.mx, tc.mean)
+		}
+		if tc.f16 && (got.Min != f16(got.Min) || got.Max != f16(got.Max)) {
+			t.Errorf("%s f16: min %v, max %v not float16 values", tc.metric, got.Min, got.Max)
+		}
+	}
+}
+
 // TestGolden: the .md tables of two sets (one of them the clean run against itself: nothing changes)
 // over all tokens and changed tokens only, against testdata/*.md (go test -update rewrites them).
 func TestGolden(t *testing.T) {

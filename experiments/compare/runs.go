@@ -235,8 +235,18 @@ func (rd *reader) read(r0, n, width int, dst []float64) error {
 
 func (rd *reader) Close() error { return rd.f.Close() }
 
+// f16 rounds to the nearest float16, through float32 as torch casts a float32 tensor.
+func f16(x float64) float64 { return float64(safetensors.F16ToF32(safetensors.F32ToF16(float32(x)))) }
+
 // each calls fn with diff = value(clean) − value(abl) at every valid position of metric m, in row order.
-func each(clean, abl *run, m Metric, fn func(d float64)) error {
+// With half, floating-point values are rounded to float16 first and so are their log and their
+// difference, as the reference stored entropy, loss and scale in float16 and subtracted (and took
+// the log of) those tensors; rank is an integer either way.
+func each(clean, abl *run, m Metric, half bool, fn func(d float64)) error {
+	r := func(x float64) float64 { return x }
+	if half && m.Tensor != "rank" {
+		r = f16
+	}
 	a, err := clean.open(m.Tensor)
 	if err != nil {
 		return err
@@ -262,11 +272,11 @@ func each(clean, abl *run, m Metric, fn func(d float64)) error {
 		for i := range n {
 			valid := int(clean.lengths[r0+i]) - m.Short
 			for t := range max(0, valid) {
-				x, y := va[i*wa+t], vb[i*wb+t]
+				x, y := r(va[i*wa+t]), r(vb[i*wb+t])
 				if m.Log {
-					x, y = math.Log(x), math.Log(y)
+					x, y = r(math.Log(x)), r(math.Log(y))
 				}
-				fn(x - y)
+				fn(r(x - y))
 			}
 		}
 	}

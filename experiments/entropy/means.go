@@ -30,7 +30,7 @@ func summaryMeans(cfg Config) ([]float32, error) {
 		}
 		layers[i], idx[i] = n.Layer, n.Index
 	}
-	return s.MeanValues(layers, idx, int(cfg.Gate), int(cfg.Post)), nil
+	return s.MeanValues(layers, idx, int(cfg.Gate), int(cfg.Post))
 }
 
 // ReadMeans reads per-neuron values for mean ablation: a JSON object {"L.N": value, …} or a CSV of

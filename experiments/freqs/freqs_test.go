@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -96,6 +97,28 @@ func TestResumeAndMergeAreExact(t *testing.T) {
 	if got := readBytes(t, mp); !bytes.Equal(got, want) {
 		t.Errorf("merged shards differ from the single run (%d vs %d tokens)", merged.Tokens, parts[0].Tokens+parts[1].Tokens)
 	}
+
+	// Merges that would count rows twice, or mix runs over other tokens, are refused.
+	third := *parts[0]
+	third.Meta = maps.Clone(parts[0].Meta)
+	third.Meta["shard"] = "0/3"
+	tokens := *parts[0]
+	tokens.Meta = maps.Clone(parts[0].Meta)
+	tokens.Meta["max_tokens"] = "1"
+	for _, c := range []struct {
+		name  string
+		parts []*Summary
+		want  string
+	}{
+		{"a shard twice", []*Summary{parts[0], parts[1], parts[0]}, "which another summary holds too"},
+		{"a complete merge (0/1) and one of its shards", []*Summary{merged, parts[1]}, "different splits"},
+		{"shards of other splits", []*Summary{parts[1], &third}, "different splits"},
+		{"other --max-tokens", []*Summary{parts[1], &tokens}, "max_tokens"},
+	} {
+		if _, err := Merge(c.parts); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("merge %s: error %v, want %q", c.name, err, c.want)
+		}
+	}
 }
 
 func TestQuadrantMapping(t *testing.T) {
@@ -147,7 +170,10 @@ func TestMeansMatchReference(t *testing.T) {
 			for i := range neurons {
 				layers[i], neurons[i] = l, first+i
 			}
-			got := s.MeanValues(layers, neurons, 0, 0)
+			got, err := s.MeanValues(layers, neurons, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for i := range got {
 				if math.Abs(float64(got[i]-want[i])) > 1e-5 {
 					t.Errorf("refactor=%v neuron %d.%d: mean %.7g, reference %.7g", refactor, l, neurons[i], got[i], want[i])
@@ -243,10 +269,7 @@ func TestResumeRefusesOtherInputs(t *testing.T) {
 		{"per row", "--per-row auto, this run has --per-row on", func(c *Config) { c.PerRow = "on" }, nil},
 		{"damaged", "delete " + out + ".partial", nil, []byte("not safetensors")},
 		{"truncated", "delete " + out + ".partial", nil, saved[:len(saved)/2]},
-		{"damaged state", "state of another shape", nil, rewrite("state", func(s *Summary) string {
-			s.State.SumHi = s.State.SumHi[:1]
-			return checkpointFormat
-		})},
+		{"damaged state", "state of another shape", nil, damaged(t, ckpt, filepath.Join(dir, "damaged.safetensors"), "state.sum_hi")},
 		{"entropy checkpoint", `not a wcos freqs checkpoint (format "wcos entropy checkpoint v1")`, nil, readBytes(t, entropyCkpt)},
 		{"summary", "not a wcos freqs checkpoint (format \"wcos freqs summary v1", nil, want},
 		{"no inputs recorded", "made with --refactor (not recorded)", nil, rewrite("noinputs", func(s *Summary) string {
@@ -315,4 +338,31 @@ func TestResumeRefusesOtherInputs(t *testing.T) {
 		}
 		os.RemoveAll(out)
 	}
+}
+
+// damaged copies the safetensors file at from to to with tensor name cut to its first element.
+func damaged(t *testing.T, from, to, name string) []byte {
+	t.Helper()
+	f, err := safetensors.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		info, _ := f.Info(n)
+		raw, err := f.Raw(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == name {
+			es, _ := safetensors.DTypeSize(info.DType)
+			info.Shape, raw = []int64{1}, raw[:es]
+		}
+		ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: raw})
+	}
+	if err := safetensors.Write(to, ts, f.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	return readBytes(t, to)
 }

@@ -283,7 +283,10 @@ func WriteOutputs(dir string, s *Summary, modelPath string, opts OutputOptions) 
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	means := meansOf(s)
+	means, err := meansOf(s)
+	if err != nil {
+		return nil, err
+	}
 	steps := []struct {
 		name string
 		f    func(string) error
@@ -491,23 +494,43 @@ func (o *Outputs) writeFigures(dir string, s *Summary, freq []float64, res *clas
 		if strings.HasPrefix(m.name, "norm") {
 			yr = paddedRange(ys)
 		}
-		panels := make([]plots.Hist2DPanel, s.NLayer)
-		for l := range panels {
-			x, y := freq[l*N:(l+1)*N], ys[l*N:(l+1)*N]
+		panel := func(title string, x, y []float64) plots.Hist2DPanel {
 			a, b := OLS(x, y)
 			r, p := Pearson(x, y)
 			ps := fmt.Sprintf("p=%.2g", p)
 			if p < 0.01 {
 				ps = "p<0.01"
 			}
-			panels[l] = plots.Hist2DPanel{Title: fmt.Sprintf("Layer %d", l), X: x, Y: y, Fit: &[2]float64{a, b},
-				Legend: []string{fmt.Sprintf("r = %.2f", r), ps}}
+			return plots.Hist2DPanel{Title: title, X: x, Y: y, Fit: &[2]float64{a, b}, Legend: []string{fmt.Sprintf("r = %.2f", r), ps}}
 		}
-		g := plots.Hist2DGrid{Title: fmt.Sprintf("%s vs. %s in %s", freqLabel, m.label, o.Model), XLabel: freqLabel, YLabel: m.label,
-			CLabel: "neurons per cell", Panels: panels, Cols: 4, XRange: [2]float64{0, 1}, YRange: yr,
-			FitName: "OLS fit; r: Pearson correlation, p: two-sided p-value"}
-		if err := save(g.Figure(), m.name); err != nil {
+		grid := func(name string, panels []plots.Hist2DPanel, cols int) error {
+			g := plots.Hist2DGrid{Title: fmt.Sprintf("%s vs. %s in %s", freqLabel, m.label, o.Model), XLabel: freqLabel, YLabel: m.label,
+				CLabel: "neurons per cell", Panels: panels, Cols: cols, XRange: [2]float64{0, 1}, YRange: yr,
+				FitName: "OLS fit; r: Pearson correlation, p: two-sided p-value"}
+			return save(g.Figure(), name)
+		}
+		panels := make([]plots.Hist2DPanel, s.NLayer)
+		for l := range panels {
+			panels[l] = panel(fmt.Sprintf("Layer %d", l), freq[l*N:(l+1)*N], ys[l*N:(l+1)*N])
+		}
+		// Per layer, every layer pooled (freqs.py's _all_layers), and for linout the first, middle and
+		// last layer side by side (its --layer_list, 0 15 31 for OLMo-7B).
+		if err := grid(m.name, panels, 4); err != nil {
 			return files, err
+		}
+		if err := grid(m.name+"_all_layers", []plots.Hist2DPanel{panel("All layers", freq, ys)}, 1); err != nil {
+			return files, err
+		}
+		if m.name == "linout" {
+			sel := slices.Compact([]int{0, (s.NLayer - 1) / 2, s.NLayer - 1})
+			var sp []plots.Hist2DPanel
+			var names []string
+			for _, l := range sel {
+				sp, names = append(sp, panels[l]), append(names, strconv.Itoa(l))
+			}
+			if err := grid("linout_"+strings.Join(names, "_"), sp, len(sp)); err != nil {
+				return files, err
+			}
 		}
 	}
 	return files, nil

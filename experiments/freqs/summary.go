@@ -3,6 +3,7 @@ package freqs
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,12 +30,15 @@ type Summary struct {
 // [k, layer, neuron] (|post| descending; zero-padded past Q.post.top_n). Also freq_gate_pos (the
 // paper's "frequency of gate>0"), refactor_sign, n_tokens, n_rows, and state.* (the exact fixed-point
 // sums, for merging).
-func (s *Summary) tensors() []safetensors.Tensor {
+func (s *Summary) tensors() ([]safetensors.Tensor, error) {
 	L, N, K := s.NLayer, s.NFF, s.K
 	ln := []int64{int64(L), int64(N)}
 	kln := []int64{int64(K), int64(L), int64(N)}
 	d := s.State
-	means := meansOf(s)
+	means, err := meansOf(s)
+	if err != nil {
+		return nil, err
+	}
 	var ts []safetensors.Tensor
 	gatePos := make([]float64, L*N)
 	for q, name := range Quadrants {
@@ -93,19 +97,20 @@ func (s *Summary) tensors() []safetensors.Tensor {
 		safetensors.I32("state.top_positions", []int64{int64(len(d.TopPos))}, d.TopPos),
 		safetensors.I32("state.top_n", []int64{int64(len(d.TopN))}, d.TopN),
 	)
-	return ts
+	return ts, nil
 }
 
-func meansOf(s *Summary) []float64 {
+// meansOf is every quadrant's and variable's mean (sum/count, NaN without tokens).
+func meansOf(s *Summary) ([]float64, error) {
 	st, err := bindings.NewStats(s.NLayer, s.NFF, s.K)
 	if err != nil {
-		return make([]float64, s.NLayer*16*s.NFF)
+		return nil, err
 	}
 	defer st.Close()
 	if err := st.Import(s.State); err != nil {
-		return make([]float64, s.NLayer*16*s.NFF)
+		return nil, err
 	}
-	return st.Means()
+	return st.Means(), nil
 }
 
 // summaryFormat is the metadata "format" of summary.safetensors (and of the checkpoints of wcos freqs
@@ -126,7 +131,11 @@ func (s *Summary) write(path, format string) error {
 	meta["k"] = strconv.Itoa(s.K)
 	meta["quadrants"] = strings.Join(Quadrants, ",")
 	meta["format"] = format
-	return safetensors.Write(path, s.tensors(), meta)
+	ts, err := s.tensors()
+	if err != nil {
+		return err
+	}
+	return safetensors.Write(path, ts, meta)
 }
 
 // Read loads a summary written by Write.
@@ -234,7 +243,7 @@ func Merge(parts []*Summary) (*Summary, error) {
 	}
 	var shards []string
 	for i, p := range parts {
-		for _, key := range []string{"model_sha256", "dataset", "refactor", "max_length"} {
+		for _, key := range []string{"model_sha256", "dataset", "refactor", "max_length", "max_tokens"} {
 			if p.Meta[key] != first.Meta[key] {
 				return nil, fmt.Errorf("merge: %s has %s %q, %s has %q", name(i), key, p.Meta[key], name(0), first.Meta[key])
 			}
@@ -242,7 +251,22 @@ func Merge(parts []*Summary) (*Summary, error) {
 		if p.NLayer != first.NLayer || p.NFF != first.NFF || p.K != first.K {
 			return nil, fmt.Errorf("merge: %s has shape %d×%d k %d, %s %d×%d k %d", name(i), p.NLayer, p.NFF, p.K, name(0), first.NLayer, first.NFF, first.K)
 		}
-		shards = append(shards, p.Meta["shard"])
+		// A shard counted twice, or shards of different splits (0/2 and 0/3 share rows), would count
+		// tokens twice.
+		for _, sh := range strings.Split(strings.TrimPrefix(p.Meta["shard"], "merged:"), ",") {
+			if slices.Contains(shards, sh) {
+				return nil, fmt.Errorf("merge: %s holds shard %s, which another summary holds too", name(i), sh)
+			}
+			var a, n, a0, n0 int
+			if len(shards) > 0 {
+				_, e1 := fmt.Sscanf(sh, "%d/%d", &a, &n)
+				_, e2 := fmt.Sscanf(shards[0], "%d/%d", &a0, &n0)
+				if e1 == nil && e2 == nil && n != n0 {
+					return nil, fmt.Errorf("merge: %s is shard %s, another summary shard %s: shards of different splits overlap", name(i), sh, shards[0])
+				}
+			}
+			shards = append(shards, sh)
+		}
 		out.Tokens += p.Tokens
 		out.Rows += p.Rows
 		if i == 0 {
@@ -290,9 +314,12 @@ func quadrantMatches(q, gate, post int) bool {
 // MeanValues is, per neuron, the mean of post over the quadrants a gate/post condition selects
 // (paper-spec §4.3: Σ_c count_c·mean_c / Σ_c count_c, post's sign taken as in the summary), returned in
 // the model's raw sign convention (s_n·mean) so it can be written into hook_post; 0 without tokens.
-func (s *Summary) MeanValues(layers, neurons []int, gate, post int) []float32 {
+func (s *Summary) MeanValues(layers, neurons []int, gate, post int) ([]float32, error) {
 	N := s.NFF
-	means := meansOf(s)
+	means, err := meansOf(s)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]float32, len(neurons))
 	for i := range neurons {
 		l, n := layers[i], neurons[i]
@@ -314,7 +341,7 @@ func (s *Summary) MeanValues(layers, neurons []int, gate, post int) []float32 {
 			out[i] = float32(float64(s.Signs[l*N+n]) * sum / float64(count))
 		}
 	}
-	return out
+	return out, nil
 }
 
 // complete reports whether shards are exactly 0/n … n-1/n.
