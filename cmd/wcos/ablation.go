@@ -159,6 +159,7 @@ func (s *setFlags) resolve(c *cli.Context, model string, av *ablationValues) (se
 	} else {
 		ns.Warnings = append(ns.Warnings, "no random baseline: the class holds every neuron of the layers it is in")
 	}
+	named.Warnings = ns.Warnings
 	for _, w := range ns.Warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
@@ -167,14 +168,14 @@ func (s *setFlags) resolve(c *cli.Context, model string, av *ablationValues) (se
 }
 
 // recordSetOptions adds the set and ablation flags, and a class's drawing (named, if any), to the
-// options of run.json.
+// options of run.json; "baseline" says whether its random baseline was run beside it.
 func recordSetOptions(opts map[string]any, c *cli.Context, av *ablationValues, named *neuronSet) {
 	for _, f := range []string{"neurons", "set-name", "baseline-neurons", "ablation", "means"} {
 		opts[strings.ReplaceAll(f, "-", "_")] = c.String(f)
 	}
 	opts["gate"], opts["post"], opts["refactor"] = av.gate.String(), av.post.String(), c.Bool("refactor")
 	if named != nil {
-		named.record(opts, c.String("n-neurons"), false, "")
+		named.record(opts, c.String("n-neurons"), len(named.Selection.Baseline) > 0, "")
 		opts["baseline_list"] = neuronStrings(named.Selection.Baseline)
 	}
 }
