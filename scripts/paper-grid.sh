@@ -19,6 +19,10 @@
 #   SIZES       --n-neurons values, None for the whole class [None strengthening weakening]
 #   COMPARE     extra `wcos compare` options, e.g. "--changed-only --f16" for the paper's tables []
 #
+# The reference computed in float32; pass --exact (no flash attention, float32 KV cache) for that
+# precision, e.g. scripts/paper-grid.sh out/grid --exact. The default, faster mode rounds K and V to
+# float16, which moves entropies by ~1e-3 and can change which tokens a tiny ablation changes.
+#
 # Layout: OUT/sets/<set>.txt (from `wcos neurons`), OUT/freqs, OUT/runs/clean,
 # OUT/runs/<ablation>/<set>[_baseline] (set names as the reference writes them, with _ for spaces:
 # weakening, conditional_weakening_strengthening, weakening_gate-_post+), OUT/plots/<experiment>
@@ -29,7 +33,7 @@
 # layer without enough other neurons) is skipped with a line in the log, as the reference skipped it.
 set -euo pipefail
 
-[ $# -ge 1 ] || { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 OUT=$1
 shift
 EXTRA=("$@")
