@@ -34,6 +34,10 @@ encoder's, then the decoder's (as TransformerLens stacks them), its RMSNorm fold
 Flan-T5's gate); BERT normalises after the MLP, so it takes raw only. --refactor reports gatelin and gateout after flipping w_in and w_out by
 s_n = sign(w_gate·w_in) (0 → +1), so gatelin ≥ 0; classes do not change.
 
+When the model is one of the paper's (by its folder or file name, or --paper ID), paper.csv and
+paper.md set its counts beside the published ones (paper-spec §8.1: totals per class, weakening neurons
+per layer, every class per layer for OLMo-7B-0424).
+
 Randomness regions (drawn in the figures, never used for classes): beta = central 1-p interval of the
 cosine of random vectors in R^d_model; exact = quantiles over all d_mlp²-d_mlp mismatched pairs of a
 layer (three d_mlp×d_mlp×d_model products per layer: ~1 s for tiny-olmo, ~1 min per layer for
@@ -50,7 +54,7 @@ own (--seed and the layer), so a resumed run's regions equal an uninterrupted ru
 
 Examples:
   wcos classes                                        # embedded tiny-olmo, exact regions
-  wcos classes --model OLMo-7B-0424-hf/ --region sampled --samples 1000000 --out out/olmo7b
+  wcos classes --model OLMo-7B-0424-hf/ --region sampled --samples 1000000 --out out/olmo7b   # + paper.md
   wcos classes --model olmo-7b.q8_0.gguf --region beta --layers 0-3,31 --out out/q8
   wcos classes --model Llama-3.2-1B/ --region sampled --out out/llama-3.2-1b
   wcos classes --model t5-small/ --weights raw --out out/t5-small   # encoder layers, then decoder
@@ -67,6 +71,7 @@ Examples:
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random seed for --region sampled"},
 			&cli.StringFlag{Name: "layers", Usage: "layers to analyse, e.g. 0-3,7 (default: all)"},
 			&cli.IntFlag{Name: "threads", Usage: "threads for the exact-region products (default: all CPUs)"},
+			&cli.StringFlag{Name: "paper", Value: "auto", Usage: "compare with the paper's published counts (paper.csv/.md): auto (the model named by its folder or file name), a model id such as allenai/OLMo-7B-0424-hf, or none"},
 			&cli.BoolFlag{Name: "pdf", Usage: "also write the figures as PDF"},
 			&cli.BoolFlag{Name: "no-figures", Usage: "write only the tables"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (default: a fresh out/classes-TIME)"},
@@ -105,6 +110,10 @@ func runClasses(c *cli.Context) error {
 			return err
 		}
 	}
+	paper, err := findPaper(c, model)
+	if err != nil {
+		return err
+	}
 	out, err := freshOut(c, "classes")
 	if err != nil {
 		return err
@@ -115,6 +124,11 @@ func runClasses(c *cli.Context) error {
 		return err
 	}
 	defer src.Close()
+	if paper != nil && c.String("paper") != "auto" {
+		if err := paper.Fits(src.Dims()); err != nil {
+			return fmt.Errorf("--paper: %v", err)
+		}
+	}
 	// Hash the model while computing: for a 7B model that is ~10 s of reading.
 	modelHash := sync.OnceValues(func() (runinfo.FileInfo, error) { return runinfo.Hash(model) })
 	go modelHash()
@@ -166,6 +180,9 @@ func runClasses(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := comparePaper(c, r, paper); err != nil {
+		return err
+	}
 	fi, err := modelHash()
 	if err != nil {
 		return err
@@ -188,5 +205,43 @@ func runClasses(c *cli.Context) error {
 	}
 	fmt.Fprint(c.App.Writer, r.Text())
 	fmt.Fprintf(c.App.Writer, "wrote %s (%s)\n", out, strings.Join(append([]string{"tables"}, formats...), ", "))
+	return nil
+}
+
+// findPaper is the published model --paper names: for auto, the model's folder or file name if it is
+// one of the paper's (nil otherwise, and for none or the embedded tiny-olmo); a named one must be.
+func findPaper(c *cli.Context, model string) (*classes.Published, error) {
+	switch name := c.String("paper"); {
+	case name == "none", name == "auto" && c.String("model") == "":
+		return nil, nil
+	case name == "auto":
+		return classes.FindPublished(model), nil
+	default:
+		if p := classes.FindPublished(name); p != nil {
+			return p, nil
+		}
+		var ids []string
+		for _, m := range classes.PublishedModels {
+			ids = append(ids, m.Model)
+		}
+		return nil, fmt.Errorf("--paper: %q is none of the paper's models (%s)", name, strings.Join(ids, ", "))
+	}
+}
+
+// comparePaper sets r.Paper to the comparison with p. A run that cannot be compared (another shape,
+// some layers only) is an error when --paper named the model, else a note.
+func comparePaper(c *cli.Context, r *classes.Result, p *classes.Published) error {
+	if p == nil {
+		return nil
+	}
+	cmp, err := r.ComparePublished(p)
+	if err != nil {
+		if c.String("paper") == "auto" {
+			fmt.Fprintf(c.App.ErrWriter, "classes: not compared with the paper: %v\n", err)
+			return nil
+		}
+		return fmt.Errorf("--paper: %v", err)
+	}
+	r.Paper = cmp
 	return nil
 }

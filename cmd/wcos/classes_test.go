@@ -90,6 +90,8 @@ func TestClassesCLIErrors(t *testing.T) {
 		{"bad weights", []string{"--weights", "tlx"}, "--weights"},
 		{"bad region", []string{"--region", "all"}, "--region"},
 		{"bad threshold", []string{"--model", testmodels.TinyDir(), "--threshold", "1.5"}, "threshold"},
+		{"unknown paper model", []string{"--paper", "OLMo-8B"}, "allenai/OLMo-7B-0424-hf"},
+		{"paper model of another shape", []string{"--model", testmodels.TinyDir(), "--region", "none", "--paper", "allenai/OLMo-7B-0424-hf"}, "352256 neurons"},
 	} {
 		dir := filepath.Join(tmp, "out-"+strings.ReplaceAll(c.name, " ", "-"))
 		out, err := runClassesCLI(t, append(c.args, "--out", dir)...)
@@ -106,6 +108,23 @@ func TestClassesCLIErrors(t *testing.T) {
 				t.Errorf("%s: left %s behind", c.name, e.Name())
 			}
 		}
+	}
+}
+
+// TestClassesPaperAuto: a model whose folder is named like one of the paper's models but has another
+// shape runs with a note that it was not compared; the folder name of tiny-olmo compares with nothing.
+func TestClassesPaperAuto(t *testing.T) {
+	tmp := t.TempDir()
+	named := filepath.Join(tmp, "OLMo-1B-hf")
+	if err := os.Symlink(testmodels.TinyDir(), named); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runClassesCLI(t, "--model", named, "--region", "none", "--no-figures", "--out", filepath.Join(tmp, "out"))
+	if err != nil || !strings.Contains(out, "not compared with the paper: allenai/OLMo-1B-hf has 131072 neurons in 16 layers") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "out", "paper.csv")); err == nil {
+		t.Error("paper.csv written for a model of another shape")
 	}
 }
 

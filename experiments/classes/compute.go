@@ -84,6 +84,9 @@ type Result struct {
 	Counts  [][NumClasses]int64 // per entry of Layers
 	Regions Regions
 	Timing  Timing
+	// Paper is the run beside the paper's published counts of the same model (ComparePublished), if
+	// set; WriteDir then writes paper.csv and paper.md.
+	Paper *Comparison
 }
 
 // Compute classifies every neuron of the selected layers of src and computes the regions.

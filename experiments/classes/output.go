@@ -75,11 +75,15 @@ func (r *Result) WriteDir(dir string, wo WriteOptions) (err error) {
 		{"regions.json", func(p string) error { return writeJSON(p, r.Regions) }},
 		{"summary.json", func(p string) error { return writeJSON(p, r.Summary()) }},
 	}
+	type step = struct {
+		name string
+		f    func(string) error
+	}
 	if !r.gated() {
-		steps = append(steps, struct {
-			name string
-			f    func(string) error
-		}{"half_coarse.csv", r.writeHalfCoarseCSV})
+		steps = append(steps, step{"half_coarse.csv", r.writeHalfCoarseCSV})
+	}
+	if r.Paper != nil {
+		steps = append(steps, step{"paper.csv", r.Paper.writeCSV}, step{"paper.md", r.Paper.writeMD})
 	}
 	for _, s := range steps {
 		if err := s.f(filepath.Join(tmp, s.name)); err != nil {
@@ -233,6 +237,16 @@ type Summary struct {
 	Refactored bool           `json:"refactored"`
 	Threshold  float64        `json:"threshold"`
 	Classes    []ClassSummary `json:"classes"`
+	Paper      *PaperSummary  `json:"paper,omitempty"`
+}
+
+// PaperSummary is summary.json's note of the comparison with the published counts.
+type PaperSummary struct {
+	Model   string `json:"model"`
+	Source  string `json:"source"`
+	Counts  int    `json:"counts"`
+	Equal   int    `json:"equal"`
+	MaxDiff int64  `json:"max_abs_diff"`
 }
 
 // Summary condenses the counts.
@@ -240,6 +254,9 @@ func (r *Result) Summary() Summary {
 	s := Summary{Model: r.Model, Format: r.Format, NLayers: r.Dims.NLayers, DModel: r.Dims.DModel, DMLP: r.Dims.DMLP,
 		Arch: r.Dims.Arch, Norm: r.Dims.Norm.String(), Decoder: r.Dims.Decoder, Layers: r.Layers, Neurons: int64(len(r.Neurons)), Processing: r.Options.Processing, Refactored: r.Options.Refactor,
 		Threshold: r.Options.Threshold}
+	if c := r.Paper; c != nil {
+		s.Paper = &PaperSummary{Model: c.Model, Source: c.Source, Counts: len(c.Rows), Equal: c.Equal, MaxDiff: c.MaxDiff}
+	}
 	tot := r.Totals()
 	for _, c := range r.tableClasses() {
 		cs := ClassSummary{Name: c.String(), Abbrev: c.Abbrev(), Count: tot[c], Fraction: frac(tot[c], s.Neurons), MedianLayer: -1, PeakLayers: []int{}}
@@ -311,6 +328,16 @@ func (r *Result) Text() string {
 		}
 		fmt.Fprintf(&b, "randomness regions (p=%g): beta [%.4f, %.4f]; %s mismatched pairs, widest over layers: linout [%.4f, %.4f], gateout [%.4f, %.4f], |gatelin| %.4f\n",
 			rg.P, rg.Beta[0], rg.Beta[1], rg.Mode, lo[0], lo[1], gout[0], gout[1], gl)
+	}
+	if c := r.Paper; c != nil {
+		fmt.Fprintf(&b, "paper (%s): %d of %d counts equal", c.Model, c.Equal, len(c.Rows))
+		if c.MaxDiff > 0 {
+			fmt.Fprintf(&b, ", largest difference %d (paper.md)", c.MaxDiff)
+		}
+		if c.Processing != TL {
+			fmt.Fprintf(&b, "; this run used %s weights", c.Processing)
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "time: load %.1fs, cosines %.1fs, regions %.1fs\n", r.Timing.Load.Seconds(), r.Timing.Cosines.Seconds(), r.Timing.Regions.Seconds())
 	return b.String()

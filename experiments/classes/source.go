@@ -19,7 +19,8 @@ type Dims struct {
 	NLayers, DModel, DMLP int
 	Arch                  string
 	Norm                  Norm
-	Decoder               int // T5: the first decoder layer, after the encoder's; 0 for one stack
+	Decoder               int  // T5: the first decoder layer, after the encoder's; 0 for one stack
+	Vanilla               bool // a non-gated MLP
 }
 
 // CheckProcessing refuses TL processing for an architecture whose norm wcos does not know; the error
@@ -357,6 +358,7 @@ func openHF(ck *hf.Checkpoint) (*hfSource, error) {
 		s.dims.NLayers += st.n
 	}
 	s.dims.Norm = s.stacks[0].norm.norm
+	s.dims.Vanilla = s.stacks[0].layout.gate == ""
 	if len(s.stacks) == 2 {
 		s.dims.Decoder = s.stacks[0].n
 	}
@@ -487,7 +489,7 @@ func OpenGGUF(path string) (Source, error) {
 	} else {
 		s.norm = lookupNorm(ggufNorms, s.dims.Arch)
 	}
-	s.dims.Norm = s.norm.norm
+	s.dims.Norm, s.dims.Vanilla = s.norm.norm, s.vanilla
 	shape := func(name string) ([]int64, error) {
 		info, err := g.Info(name)
 		return info.Shape, err

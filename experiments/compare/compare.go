@@ -32,14 +32,14 @@ type Options struct {
 	ChangedOnly bool     // statistics and histograms over tokens with diff ≠ 0 only (the paper's tables)
 	// F16 rounds entropy, loss and scale, their log and the differences to float16, as the reference
 	// stored and subtracted them: with ChangedOnly, the tokens the paper's tables count.
-	F16 bool
-	Truncate    bool     // a run with other rows than the clean run is compared over their common rows
-	Bins        int      // histogram bins (default DefaultBins), shared by all sets of a metric
-	LogY        bool     // log-scaled counts
-	Formats     []string // figure formats (nil: png and svg; empty: no figures)
-	Out         string
-	RunInfo     *runinfo.Info // written as run.json, with every input's hash added
-	Progress    io.Writer
+	F16      bool
+	Truncate bool     // a run with other rows than the clean run is compared over their common rows
+	Bins     int      // histogram bins (default DefaultBins), shared by all sets of a metric
+	LogY     bool     // log-scaled counts
+	Formats  []string // figure formats (nil: png and svg; empty: no figures)
+	Out      string
+	RunInfo  *runinfo.Info // written as run.json, with every input's hash added
+	Progress io.Writer
 }
 
 // MetricResult is one metric's statistics and histograms.
