@@ -114,6 +114,7 @@ func (m *Model) NewContext(opt ContextOptions) (*Context, error) {
 	if h == nil {
 		return nil, errors.New("context: out of memory for hooks")
 	}
+	C.wcos_hooks_set_vanilla(h, C.bool(!m.Gated()))
 	p.cb_eval = C.ggml_backend_sched_eval_callback(C.wcos_hooks_eval)
 	p.cb_eval_user_data = unsafe.Pointer(h)
 	ctx := C.llama_init_from_model(m.m, p)
@@ -342,9 +343,9 @@ func (c *Context) Logits(i int) []float32 {
 type Kind int
 
 const (
-	Gate Kind = C.WCOS_GATE // hook_pre (ffn_gate)
-	Up   Kind = C.WCOS_UP   // hook_pre_linear (ffn_up)
-	Post Kind = C.WCOS_POST // hook_post (ffn_swiglu), before ablation at its own layer
+	Gate Kind = C.WCOS_GATE // hook_pre (ffn_gate; a non-gated MLP's pre-activation)
+	Up   Kind = C.WCOS_UP   // hook_pre_linear (ffn_up; a non-gated MLP's pre-activation again)
+	Post Kind = C.WCOS_POST // hook_post (ffn_swiglu, ffn_gelu, …), before ablation at its own layer
 )
 
 // Captured copies the captured activations of layer from the last decode: [tokens, neurons] row-major.
@@ -365,7 +366,7 @@ func (c *Context) checkHooked(op string, total int) error {
 		seen := int(C.wcos_hooks_rows_seen(c.hooks, C.int(l)))
 		switch {
 		case seen == 0 && C.wcos_hooks_layer_active(c.hooks, C.int(l)) != 0:
-			return fmt.Errorf("%s: layer %d: llama.cpp's graph of architecture %q has no gated MLP node (ffn_swiglu-%d or ffn_geglu-%d) to hook", op, l, c.model.Arch(), l, l)
+			return fmt.Errorf("%s: layer %d: llama.cpp's graph of architecture %q has no MLP activation node (ffn_swiglu-%d, ffn_geglu-%d, ffn_gelu-%d, …) to hook", op, l, c.model.Arch(), l, l, l)
 		case total >= 0 && seen != 0 && seen != total:
 			return fmt.Errorf("%s: layer %d hooks saw %d of %d tokens", op, l, seen, total)
 		}

@@ -19,6 +19,7 @@ type Model struct {
 	m         *C.struct_llama_model
 	vocab     *C.struct_llama_vocab
 	gpuLayers int
+	gated     bool
 	Path      string
 }
 
@@ -66,8 +67,16 @@ func LoadModel(path string, opt ModelOptions) (*Model, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s: llama.cpp could not load the model (run with WCOS_VERBOSE=1 for its log)", path)
 	}
-	return &Model{m: m, vocab: C.llama_model_get_vocab(m), gpuLayers: int(p.n_gpu_layers), Path: path}, nil
+	model := &Model{m: m, vocab: C.llama_model_get_vocab(m), gpuLayers: int(p.n_gpu_layers), Path: path, gated: true}
+	if g, err := OpenGGUF(path); err == nil {
+		model.gated = g.Has("blk.0.ffn_gate.weight") || !g.Has("blk.0.ffn_up.weight")
+		g.Close()
+	}
+	return model, nil
 }
+
+// Gated reports whether the model's MLP is gated (ffn_gate): GPT-2-like models' is not.
+func (m *Model) Gated() bool { return m.gated }
 
 // Close frees the model.
 func (m *Model) Close() {

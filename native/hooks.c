@@ -69,6 +69,11 @@ struct wcos_hooks {
     bool want_resid;
     float *resid;                 // [n_layer, max_rows, n_embd]
     int *resid_rows;              // [n_layer] rows captured in the current decode
+    // A non-gated MLP: ggml computes its activation in place over the pre-activation, so the
+    // pre-activation (ffn_up, or ffn_up_b with a bias) is copied here when it is computed.
+    bool vanilla;
+    float *pre;                   // [max_rows, n_ff]
+    int pre_layer, pre_rows;      // whose rows it holds (-1: none)
     char err[256];
 };
 
@@ -85,6 +90,7 @@ wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, floa
     const char *dh = getenv("WCOS_DEVICE_HOOKS");
     h->host_only = dh && strcmp(dh, "0") == 0;
     h->cand_cap = 1 << 20;
+    h->pre_layer = -1;
     h->layers = calloc((size_t)n_layer, sizeof *h->layers);
     if (!h->layers) {
         free(h);
@@ -104,6 +110,7 @@ void wcos_hooks_free(wcos_hooks *h) {
         free(L->abl_sign);
     }
     for (int k = 0; k < WCOS_NKINDS; k++) free(h->scratch[k]);
+    free(h->pre);
     wcos_hooks_stats(h, NULL); // folds what the device still holds
     free(h->pending);
     for (int i = 0; i < DB_N; i++)
@@ -125,6 +132,29 @@ void wcos_hooks_free(wcos_hooks *h) {
 static int set_err(wcos_hooks *h, const char *msg, int a, int b) {
     snprintf(h->err, sizeof h->err, msg, a, b);
     return -1;
+}
+
+void wcos_hooks_set_vanilla(wcos_hooks *h, bool vanilla) { h->vanilla = vanilla; }
+
+// save_pre copies a non-gated MLP's pre-activation (rows × n_ff) before its activation overwrites it.
+static bool save_pre(wcos_hooks *h, struct ggml_tensor *t, int layer) {
+    const int rows = (int)t->ne[1];
+    if (t->type != GGML_TYPE_F32 || t->ne[0] != h->n_ff || t->ne[2] != 1 || t->ne[3] != 1 || !ggml_is_contiguous(t) ||
+        rows > h->max_rows) {
+        set_err(h, "unexpected MLP pre-activation layout in layer %d (n_ff %d)", layer, (int)t->ne[0]);
+        return false;
+    }
+    if (!h->pre && !(h->pre = malloc(sizeof(float) * (size_t)h->max_rows * (size_t)h->n_ff))) {
+        set_err(h, "out of memory for layer %d's pre-activation", layer, 0);
+        return false;
+    }
+    if (t->buffer == NULL || ggml_backend_buffer_is_host(t->buffer))
+        memcpy(h->pre, t->data, ggml_nbytes(t));
+    else
+        ggml_backend_tensor_get(t, h->pre, 0, ggml_nbytes(t));
+    h->pre_layer = layer;
+    h->pre_rows = rows;
+    return true;
 }
 
 static int check_idx(wcos_hooks *h, int layer, const int32_t *idx, int n) {
@@ -496,14 +526,21 @@ static bool swiglu_dev(wcos_hooks *h, const wcos_dev_ops *ops, wcos_layer *L, in
     return true;
 }
 
-static bool on_swiglu(wcos_hooks *h, struct ggml_tensor *t, int layer) {
+// on_swiglu works on a layer's MLP activation t = act(gate)·up: captures, statistics and ablation. A
+// non-gated MLP's t = act(pre) comes with gate = up = pre (TransformerLens's hook_pre), so its "gate>0"
+// is pre>0 and its post condition the sign of act(pre).
+static bool on_swiglu(wcos_hooks *h, struct ggml_tensor *t, int layer, bool gated) {
     wcos_layer *L = &h->layers[layer];
-    struct ggml_tensor *tg = t->src[0], *tu = t->src[1];
+    struct ggml_tensor *tg = t->src[0], *tu = gated ? t->src[1] : t->src[0];
+    if (!gated && (!h->vanilla || h->pre_layer != layer || h->pre_rows != (int)t->ne[1])) {
+        set_err(h, "layer %d: the non-gated MLP's pre-activation was not saved (%d rows)", layer, h->pre_rows);
+        return false;
+    }
     const int rows = (int)t->ne[1];
     if (t->type != GGML_TYPE_F32 || !tg || !tu || tg->type != GGML_TYPE_F32 || tu->type != GGML_TYPE_F32 ||
         t->ne[0] != h->n_ff || t->ne[2] != 1 || t->ne[3] != 1 || !ggml_is_contiguous(t) ||
         !ggml_is_contiguous(tg) || !ggml_is_contiguous(tu)) {
-        set_err(h, "unexpected gated MLP node layout in layer %d (n_ff %d)", layer, (int)t->ne[0]);
+        set_err(h, "unexpected MLP activation node layout in layer %d (n_ff %d)", layer, (int)t->ne[0]);
         return false;
     }
     const int r0 = L->rows_seen;
@@ -511,15 +548,16 @@ static bool on_swiglu(wcos_hooks *h, struct ggml_tensor *t, int layer) {
         set_err(h, "layer %d saw more than %d rows in one decode", layer, h->max_rows);
         return false;
     }
-    const wcos_dev_ops *ops = dev_for(h, t);
+    // A non-gated MLP's saved pre-activation is on the host: its layers take the host path.
+    const wcos_dev_ops *ops = gated ? dev_for(h, t) : NULL;
     if (ops) {
         if (!swiglu_dev(h, ops, L, layer, tg->data, tu->data, t->data, rows, r0)) return false;
         L->rows_seen += rows;
         return true;
     }
     bool cg, cu, cp;
-    const float *gate = host_view(h, tg, WCOS_GATE, &cg);
-    const float *up = host_view(h, tu, WCOS_UP, &cu);
+    const float *gate = gated ? host_view(h, tg, WCOS_GATE, &cg) : h->pre;
+    const float *up = gated ? host_view(h, tu, WCOS_UP, &cu) : h->pre;
     float *post = host_view(h, t, WCOS_POST, &cp);
     const int64_t nff = h->n_ff;
 
@@ -673,20 +711,36 @@ const char *wcos_hooks_device(const wcos_hooks *h) { return h->dev ? h->dev->nam
 bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
     wcos_hooks *h = user_data;
     if (h->target && strcmp(t->name, "result_output") == 0) return ask ? true : on_logits(h, t);
-    // The gated MLP's activation node: SiLU-gated (OLMo, Llama, Qwen, Mistral) or GELU-gated (Gemma); both
-    // are llama.cpp's split GLU op with src[0] the gate and src[1] the up projection.
-    int layer = parse_node(t->name, "ffn_swiglu");
-    if (layer < 0) layer = parse_node(t->name, "ffn_geglu");
-    if (layer >= 0 && layer < h->n_layer) {
-        if (ask) return layer_active(h, &h->layers[layer]);
-        return on_swiglu(h, t, layer);
+    // The MLP's activation node: SiLU-gated (OLMo, Llama, Qwen, Mistral) or GELU-gated (Gemma), llama.cpp's
+    // split GLU op with src[0] the gate and src[1] the up projection; or a non-gated MLP's activation of
+    // the up projection (GPT-2, GPT-NeoX, BLOOM, GPT-J: GELU; ReLU), with src[0] the pre-activation.
+    static const char *const acts[] = {"ffn_swiglu", "ffn_geglu", "ffn_gelu", "ffn_relu", "ffn_silu"};
+    for (int a = 0; a < 5; a++) {
+        int layer = parse_node(t->name, acts[a]);
+        if (layer >= 0 && layer < h->n_layer) {
+            if (ask) return layer_active(h, &h->layers[layer]);
+            return on_swiglu(h, t, layer, a < 2);
+        }
     }
+    int layer;
     // ggml-cuda fuses the up and gate products of a single row (ne[1] == 1: a generation step, a last
     // layer with one output row) into the GLU kernel and then never writes them, so the hook above would
     // read stale gate and up values; asking for them ends a graph piece at each, which prevents the fusion.
+    //
+    // A non-gated MLP's pre-activation (ffn_up, then ffn_up_b where there is a bias) is saved when it is
+    // computed: its activation then overwrites it in place.
+    bool pre = true;
     layer = parse_node(t->name, "ffn_up");
-    if (layer < 0) layer = parse_node(t->name, "ffn_gate");
-    if (layer >= 0 && layer < h->n_layer) return !ask || (t->ne[1] == 1 && layer_active(h, &h->layers[layer]));
+    if (layer < 0) layer = parse_node(t->name, "ffn_up_b");
+    if (layer < 0) {
+        layer = parse_node(t->name, "ffn_gate");
+        pre = false;
+    }
+    if (layer >= 0 && layer < h->n_layer) {
+        const bool active = layer_active(h, &h->layers[layer]);
+        if (h->vanilla && pre) return ask ? active : save_pre(h, t, layer);
+        return !ask || (t->ne[1] == 1 && active);
+    }
     layer = parse_node(t->name, "l_out");
     if (layer >= 0 && layer < h->n_layer) {
         const bool scale = h->want_scale && layer == h->n_layer - 1;

@@ -18,6 +18,8 @@ typedef struct wcos_hooks wcos_hooks;
 // norm_rms describe the final norm (an RMSNorm when norm_rms != 0, else a LayerNorm).
 wcos_hooks *wcos_hooks_new(int n_layer, int n_ff, int n_embd, int max_rows, float norm_eps, int norm_rms);
 void wcos_hooks_free(wcos_hooks *h);
+// wcos_hooks_set_vanilla marks a model whose MLP is not gated (its activation's node has one source).
+void wcos_hooks_set_vanilla(wcos_hooks *h, bool vanilla);
 
 // Capture gate/up/post of layer `layer` for neurons idx[0..n) (n < 0: all n_ff; 0: none) into C buffers of
 // [max_rows, n] floats, rows in decode order. Values are taken before any ablation at that layer.

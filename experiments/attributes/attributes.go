@@ -436,8 +436,13 @@ func readUnembedding(path string, vocab, d int, rms bool) (wu, emb []float32, er
 	if err != nil {
 		return nil, nil, err
 	}
-	tied := !g.Has("output.weight")
+	tied, lnWeight := !g.Has("output.weight"), g.Has("output_norm.weight")
 	g.Close()
+	if !rms && lnWeight {
+		// TransformerLens would fold the final LayerNorm's weight and bias into W_U and b_U; wcos's lens
+		// knows OLMo's weightless LayerNorm and RMSNorms only.
+		return nil, nil, fmt.Errorf("%s: the final LayerNorm has a weight (a GPT-2-like model): the logit lens of such models is not implemented", path)
+	}
 	names := []string{"token_embd.weight"}
 	if !tied {
 		names = append(names, "output.weight")
