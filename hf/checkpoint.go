@@ -3,7 +3,6 @@ package hf
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -155,7 +154,7 @@ func (ck *Checkpoint) openShards() error {
 func (ck *Checkpoint) add(p string) error {
 	var f shard
 	var err error
-	if isZip(p) {
+	if torchpt.IsTorch(p) {
 		f, err = torchpt.Open(p)
 	} else {
 		f, err = safetensors.Open(p)
@@ -172,18 +171,6 @@ func (ck *Checkpoint) add(p string) error {
 	}
 	ck.shards, ck.paths = append(ck.shards, f), append(ck.paths, p)
 	return nil
-}
-
-// isZip reports a zip archive (torch.save's format since torch 1.6).
-func isZip(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var m [4]byte
-	_, err = io.ReadFull(f, m[:])
-	return err == nil && string(m[:]) == "PK\x03\x04"
 }
 
 // Close closes all shards.

@@ -84,6 +84,16 @@ func TestPytorchModelBin(t *testing.T) {
 		}
 		ck.Close()
 	}
+	// torch.save's legacy format (before torch 1.6), read alone.
+	legacy, err := OpenFile(filepath.Join("..", "torchpt", "testdata", "legacy.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, shape, err := legacy.Float32("w_t"); err != nil || !slices.Equal(shape, []int64{5, 3}) || len(v) != 15 {
+		t.Errorf("legacy w_t: %v %v %v", v, shape, err)
+	}
+	legacy.Close()
+
 	wm["blocks.9.mlp.0.weight"] = "pytorch_model.bin"
 	idx, _ = json.Marshal(map[string]any{"weight_map": wm})
 	if err := os.WriteFile(filepath.Join(indexed, "pytorch_model.bin.index.json"), idx, 0o644); err != nil {

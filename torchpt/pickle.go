@@ -29,10 +29,12 @@ type (
 
 func newDict() *dict { return &dict{m: map[string]any{}} }
 
+// set stores v under k. Keys that are not strings (an optimiser state's parameter numbers) are left
+// out: a state dict's names are strings.
 func (d *dict) set(k, v any) error {
 	s, ok := k.(string)
 	if !ok {
-		return fmt.Errorf("dict key of type %T, want a string", k)
+		return nil
 	}
 	if _, dup := d.m[s]; !dup {
 		d.keys = append(d.keys, s)
@@ -450,19 +452,20 @@ func setItems(d *dict, items []any) error {
 // persistent resolves torch's persistent id ('storage', StorageType, key, location, numel); the legacy
 // format adds a view_metadata, which must be None (storage views predate torch 1.0).
 func persistent(pid any) (*storage, error) {
+	// Pickled values are never printed: a crafted nesting would overflow fmt's recursion.
 	t, ok := pid.(tuple)
 	if !ok || len(t) < 5 || len(t) > 6 || t[0] != "storage" || len(t) == 6 && t[5] != nil {
-		return nil, fmt.Errorf("persistent id %v, want ('storage', type, key, location, numel)", pid)
+		return nil, fmt.Errorf("persistent id (a %s), want ('storage', type, key, location, numel)", typeName(pid))
 	}
 	g, ok := t[1].(global)
 	dtype := storageTypes[g.name]
 	if !ok || g.module != "torch" || dtype == "" {
-		return nil, fmt.Errorf("storage type %v", t[1])
+		return nil, fmt.Errorf("storage type %q", g.module+"."+g.name)
 	}
 	key, ok1 := t[2].(string)
 	numel, ok2 := t[4].(int64)
 	if !ok1 || !ok2 || numel < 0 {
-		return nil, fmt.Errorf("storage %v", pid)
+		return nil, errors.New("storage key or size of the wrong type")
 	}
 	return &storage{dtype: dtype, key: key, numel: numel}, nil
 }
@@ -511,7 +514,7 @@ func rebuildTensor(args tuple) (*Tensor, error) {
 		n, ok1 := size[i].(int64)
 		st, ok2 := stride[i].(int64)
 		if !ok1 || !ok2 || n < 0 || st < 0 {
-			return nil, fmt.Errorf("tensor size %v stride %v", size, stride)
+			return nil, fmt.Errorf("tensor size or stride %d is not a non-negative integer", i)
 		}
 		t.Shape, t.Stride = append(t.Shape, n), append(t.Stride, st)
 	}

@@ -55,6 +55,19 @@ func (d storageData) open() (io.ReadCloser, error) {
 	return io.NopCloser(io.NewSectionReader(d.file, d.off, d.size)), nil
 }
 
+// IsTorch reports whether path starts like a torch.save file: a zip archive, or the legacy format's
+// pickled magic number.
+func IsTorch(path string) bool {
+	r, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	head := make([]byte, len(legacyMagic))
+	n, _ := io.ReadFull(r, head)
+	return n >= 4 && string(head[:4]) == "PK\x03\x04" || n == len(head) && bytes.Equal(head, legacyMagic)
+}
+
 // legacyMagic starts torch.save's format before torch 1.6: the pickled magic number
 // 0x1950a86a20f9469cfc6c.
 var legacyMagic = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8}
@@ -85,12 +98,16 @@ func open(path string) (*File, error) {
 		}
 		return f, err
 	}
+	st, err := r.Stat()
 	r.Close()
+	if err != nil {
+		return nil, err
+	}
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, fmt.Errorf("not a torch.save file: %v", err)
 	}
-	f, err := openZip(zr)
+	f, err := openZip(zr, st.Size())
 	if err != nil {
 		zr.Close()
 		return nil, err
@@ -99,8 +116,9 @@ func open(path string) (*File, error) {
 	return f, nil
 }
 
-// openZip reads the format of torch ≥ 1.6: <prefix>/data.pkl, <prefix>/data/<key>, <prefix>/byteorder.
-func openZip(zr *zip.ReadCloser) (*File, error) {
+// openZip reads the format of torch ≥ 1.6 (a file of size bytes): <prefix>/data.pkl,
+// <prefix>/data/<key>, <prefix>/byteorder.
+func openZip(zr *zip.ReadCloser, size int64) (*File, error) {
 	var pkl *zip.File
 	for _, e := range zr.File {
 		if strings.HasSuffix(e.Name, "/data.pkl") || e.Name == "data.pkl" {
@@ -118,6 +136,13 @@ func openZip(zr *zip.ReadCloser) (*File, error) {
 	for _, e := range zr.File {
 		switch {
 		case strings.HasPrefix(e.Name, prefix+"data/"):
+			// torch.save stores storages uncompressed; a declared size must be data in the file, or
+			// reading a tensor could allocate what the header claims.
+			off, err := e.DataOffset()
+			if e.Method != zip.Store || e.CompressedSize64 != e.UncompressedSize64 || err != nil ||
+				off < 0 || e.UncompressedSize64 > uint64(size-off) {
+				return nil, fmt.Errorf("storage %s: not stored uncompressed within the file", e.Name)
+			}
 			f.storages[strings.TrimPrefix(e.Name, prefix+"data/")] = storageData{entry: e}
 		case e.Name == prefix+"byteorder":
 			b, err := readEntry(e, 16)
@@ -175,7 +200,7 @@ func openLegacy(r *os.File) (*File, error) {
 		}
 	}
 	if v, ok := objs[1].(int64); !ok || v != 1001 {
-		return nil, fmt.Errorf("legacy protocol version %v, want 1001", objs[1])
+		return nil, errors.New("legacy protocol version is not 1001")
 	}
 	if info, ok := objs[2].(*dict); !ok || info.m["little_endian"] != true {
 		return nil, errors.New("not a little-endian file")
@@ -198,7 +223,7 @@ func openLegacy(r *os.File) (*File, error) {
 	for _, k := range keys.items {
 		key, ok := k.(string)
 		if !ok || es[key] == 0 {
-			return nil, fmt.Errorf("storage %v is no tensor's", k)
+			return nil, fmt.Errorf("storage %q is no top-level tensor's (its size is unknown)", key)
 		}
 		var n [8]byte
 		if _, err := r.ReadAt(n[:], off); err != nil {
@@ -224,7 +249,7 @@ func (f *File) collect(obj any) error {
 	for _, k := range d.keys {
 		t, ok := d.m[k].(*Tensor)
 		if !ok {
-			continue // other entries of a checkpoint (an epoch number, nested optimiser state)
+			continue // other entries of a checkpoint (an epoch number, a nested dict)
 		}
 		sd, ok := f.storages[t.storage.key]
 		if !ok {

@@ -2,6 +2,7 @@ package torchpt
 
 import (
 	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -134,42 +135,59 @@ func TestRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An archive whose storage 0 is cut short.
-	short := filepath.Join(dir, "short.pth")
-	{
+	// Archives rewritten from state.pth: storage 0 cut short (stored), or every entry compressed.
+	rezip := func(name string, method uint16, cut bool) string {
 		zr, err := zip.OpenReader(filepath.Join("testdata", "state.pth"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, _ := os.Create(short)
+		defer zr.Close()
+		p := filepath.Join(dir, name)
+		out, _ := os.Create(p)
+		defer out.Close()
 		zw := zip.NewWriter(out)
 		for _, e := range zr.File {
 			b, err := readEntry(e, 1<<20)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.HasSuffix(e.Name, "/data/0") {
+			if cut && strings.HasSuffix(e.Name, "/data/0") {
 				b = b[:len(b)/2]
 			}
-			w, _ := zw.Create(e.Name)
+			w, _ := zw.CreateHeader(&zip.FileHeader{Name: e.Name, Method: method})
 			w.Write(b)
 		}
 		zw.Close()
-		out.Close()
-		zr.Close()
+		return p
 	}
+	short, compressed := rezip("short.pth", zip.Store, true), rezip("deflated.pth", zip.Deflate, false)
 	cases := []struct{ name, path, want string }{
 		{"a whole module", filepath.Join("testdata", "module.pth"), "refusing Python global torch.nn.modules.linear.Linear"},
 		{"not a zip", write("junk.pth", []byte("hello")), "not a torch.save file"},
 		{"truncated", write("trunc.pth", good[:len(good)/2]), "trunc.pth"},
 		{"truncated legacy", write("trunc-legacy.pth", legacy[:len(legacy)-10]), "past the end"},
-		{"short storage", short, "storage"},
+		{"short storage", short, "holds 30 bytes"},
+		{"compressed storages", compressed, "not stored uncompressed"},
 		{"missing", filepath.Join(dir, "nope.pth"), "nope.pth"},
 	}
 	for _, c := range cases {
 		_, err := Open(c.path)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Base(c.path)) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %v, want one line naming the file and %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestDeepNesting: a pickle nested a million tuples deep is an error, not a crash (no pickled value
+// is ever printed), and IsTorch tells both formats from other files.
+func TestDeepNesting(t *testing.T) {
+	b := append([]byte{0x80, 2, ')'}, bytes.Repeat([]byte{0x85}, 1<<20)...)
+	if _, err := unpickle(append(b, 'Q', '.')); err == nil || !strings.Contains(err.Error(), "persistent id (a tuple)") {
+		t.Fatalf("deep tuple as a persistent id: error %v", err)
+	}
+	for name, want := range map[string]bool{"state.pth": true, "legacy.pth": true, "state.json": false, "nope": false} {
+		if got := IsTorch(filepath.Join("testdata", name)); got != want {
+			t.Errorf("IsTorch(%s) = %v", name, got)
 		}
 	}
 }

@@ -58,7 +58,7 @@ Examples:
   wcos classes --model olmo-7b.q8_0.gguf --region beta --layers 0-3,31 --out out/q8
   wcos classes --model Llama-3.2-1B/ --region sampled --out out/llama-3.2-1b
   wcos classes --model t5-small/ --weights raw --out out/t5-small   # encoder layers, then decoder
-  wcos classes --model final.pth --out out/othello                  # Othello-GPT's torch.save state dict
+  wcos classes --model final.pth --paper othello --out out/othello  # Othello-GPT's torch.save state dict
   wcos classes --weights raw --refactor=false --threshold 0.4 --out out/raw`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "Hugging Face directory (safetensors or pytorch_model.bin), GGUF file of any ggml type, or torch.save state dict (default: embedded tiny-olmo)"},

@@ -58,7 +58,7 @@ Examples:
 			&cli.StringFlag{Name: "names", Usage: "comma-separated set names, one per RUN_DIR (default: the folders' base names)"},
 			&cli.StringFlag{Name: "metrics", Value: "entropy,loss,rank,log_scale", Usage: "metrics to compare (scale means log_scale)"},
 			&cli.BoolFlag{Name: "changed-only", Usage: "statistics and histograms over tokens with diff ≠ 0 only (the paper's tables)"},
-			&cli.BoolFlag{Name: "f16", Usage: "round values and differences to float16 first, as the reference stored them (with --changed-only: the paper's tables)"},
+			&cli.BoolFlag{Name: "f16", Usage: "round entropy, loss and scale, and their differences, to float16 first, as the reference stored them (with --changed-only: the paper's tables)"},
 			&cli.BoolFlag{Name: "truncate", Usage: "compare a run with another row count over the rows it shares with the clean run (the reference)"},
 			&cli.IntFlag{Name: "bins", Value: compare.DefaultBins, Usage: "histogram bins shared by all sets (the paper: matplotlib's default 10)"},
 			&cli.BoolFlag{Name: "log", Value: true, Usage: "log-scaled counts (compare_and_plot.py --log)"},

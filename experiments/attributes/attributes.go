@@ -189,6 +189,9 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer m.Close()
+	if err := lensKnown(cfg.Model, m.RMSNorm()); err != nil {
+		return nil, err
+	}
 	nl, d := m.NLayer(), m.NEmbd()
 
 	// Hook specs: validate every set before any work.
@@ -431,18 +434,28 @@ func prepare(m *bindings.Model, facts []Fact, attrs *Attributes, stop map[string
 // readUnembedding reads W_U as [vocab, d] rows (output.weight, or the token embedding when tied) and
 // the token embedding. For an RMSNorm model (rms) W_U is TransformerLens's processed one: the final
 // norm's weight (output_norm.weight; llama.cpp stores Gemma's as 1 + w) folded in, W_U[v] ⊙ g.
+// lensKnown refuses a model whose final norm is a LayerNorm with a weight (GPT-2-like models):
+// TransformerLens would fold its weight and bias into W_U and b_U, and the lens knows OLMo's weightless
+// LayerNorm and RMSNorms only.
+func lensKnown(path string, rms bool) error {
+	g, err := bindings.OpenGGUF(path)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	if !rms && g.Has("output_norm.weight") {
+		return fmt.Errorf("%s: the final LayerNorm has a weight (a GPT-2-like model): the logit lens of such models is not implemented", path)
+	}
+	return nil
+}
+
 func readUnembedding(path string, vocab, d int, rms bool) (wu, emb []float32, err error) {
 	g, err := bindings.OpenGGUF(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	tied, lnWeight := !g.Has("output.weight"), g.Has("output_norm.weight")
+	tied := !g.Has("output.weight")
 	g.Close()
-	if !rms && lnWeight {
-		// TransformerLens would fold the final LayerNorm's weight and bias into W_U and b_U; wcos's lens
-		// knows OLMo's weightless LayerNorm and RMSNorms only.
-		return nil, nil, fmt.Errorf("%s: the final LayerNorm has a weight (a GPT-2-like model): the logit lens of such models is not implemented", path)
-	}
 	names := []string{"token_embd.weight"}
 	if !tied {
 		names = append(names, "output.weight")

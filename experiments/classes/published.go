@@ -238,8 +238,11 @@ func (p *Published) Fits(d Dims) error {
 	n := int64(d.NLayers) * int64(d.DMLP)
 	if n != p.Neurons() || p.Layers > 0 && (p.Layers != d.NLayers || p.DMLP != d.DMLP) || p.Vanilla != d.Vanilla {
 		kind := map[bool]string{true: "vanilla", false: "gated"}
-		return fmt.Errorf("%s has %d neurons in %d layers (%s), this model %d in %d (%s)", p.Model, p.Neurons(), p.Layers,
-			kind[p.Vanilla], n, d.NLayers, kind[d.Vanilla])
+		shape := fmt.Sprintf("%d neurons", p.Neurons())
+		if p.Layers > 0 {
+			shape += fmt.Sprintf(" in %d layers", p.Layers)
+		}
+		return fmt.Errorf("%s has %s (%s), this model %d in %d layers (%s)", p.Model, shape, kind[p.Vanilla], n, d.NLayers, kind[d.Vanilla])
 	}
 	return nil
 }

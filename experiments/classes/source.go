@@ -11,6 +11,7 @@ import (
 
 	"github.com/wcos-dev/wcos/bindings"
 	"github.com/wcos-dev/wcos/hf"
+	"github.com/wcos-dev/wcos/torchpt"
 )
 
 // Dims are a model's MLP sizes, its architecture (HF model_type or GGUF general.architecture) and the
@@ -163,7 +164,7 @@ func Open(path string) (Source, error) {
 	if st.IsDir() {
 		return OpenHF(path)
 	}
-	if m, _ := magic(path); m == "PK\x03\x04" {
+	if torchpt.IsTorch(path) {
 		return OpenTorch(path)
 	}
 	return OpenGGUF(path)
