@@ -26,6 +26,17 @@ func TestGPUDeviceHooks(t *testing.T) {
 	}, "CUDA", 1e-5, 1e-6)
 }
 
+// gpuLayers is every layer on the GPU, or none in scripts/gpu-check.sh's rehearsal without a GPU
+// (WCOS_GPU_CHECK_CPU=1); without either the test is skipped (needGPU).
+func gpuLayers(t *testing.T) int {
+	t.Helper()
+	if os.Getenv("WCOS_GPU_CHECK_CPU") == "1" {
+		return 0
+	}
+	needGPU(t)
+	return 999
+}
+
 // needGPU skips the test without a GPU device, unless WCOS_TEST_GPU=1 demands one.
 func needGPU(t *testing.T) {
 	t.Helper()
@@ -42,12 +53,7 @@ func needGPU(t *testing.T) {
 // ablation through the device hooks, picks at every step a token whose logit in a full decode of the
 // text on the same GPU is within 1e-3 of the largest, and ends only at EOS or the length.
 func TestGPUGenerate(t *testing.T) {
-	layers := 999
-	if os.Getenv("WCOS_GPU_CHECK_CPU") == "1" { // rehearsal of scripts/gpu-check.sh without a GPU
-		layers = 0
-	} else {
-		needGPU(t)
-	}
+	layers := gpuLayers(t)
 	r := newRunOn(t, tinyF32(t), 4, 64, 0, layers)
 	eos := r.m.EOS()
 	rows := [][]int32{{eos}, {eos, 11, 12, 13, 14, 15, 16, 17}, {eos, 100, 7, 300}}
@@ -68,12 +74,7 @@ func TestGPUGenerate(t *testing.T) {
 // hooks ask for them. Captures of gate, up and post in every layer, under a gate-conditional ablation
 // of every third neuron, agree with the CPU's within 1e-4, the logits within 1e-3.
 func TestGPUSingleToken(t *testing.T) {
-	layers := 999
-	if os.Getenv("WCOS_GPU_CHECK_CPU") == "1" { // rehearsal of scripts/gpu-check.sh without a GPU
-		layers = 0
-	} else {
-		needGPU(t)
-	}
+	layers := gpuLayers(t)
 	path := testmodels.GGUF(t, testmodels.TinyDir(), "f32")
 	cpu, gpu := newRunOn(t, path, 1, 1, 0, 0), newRunOn(t, path, 1, 1, 0, layers)
 	nl, nff := cpu.m.NLayer(), cpu.m.NFF()

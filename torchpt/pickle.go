@@ -113,6 +113,37 @@ func (u *unpickler) top() (any, error) {
 	return u.stack[len(u.stack)-1], nil
 }
 
+// popN pops the top n items, in stack order.
+func (u *unpickler) popN(n int) ([]any, error) {
+	if len(u.stack) < n {
+		return nil, errors.New("pickle stack underflow")
+	}
+	items := append([]any(nil), u.stack[len(u.stack)-n:]...)
+	u.stack = u.stack[:len(u.stack)-n]
+	return items, nil
+}
+
+// addTo adds items to the list (APPEND, APPENDS) or the dict (SETITEM, SETITEMS: keys and values in
+// turn) on top of the stack.
+func (u *unpickler) addTo(op byte, items []any) error {
+	v, err := u.top()
+	if err != nil {
+		return err
+	}
+	switch c := v.(type) {
+	case *list:
+		if op == 'a' || op == 'e' {
+			c.items = append(c.items, items...)
+			return nil
+		}
+	case *dict:
+		if op == 's' || op == 'u' {
+			return setItems(c, items)
+		}
+	}
+	return fmt.Errorf("opcode %q on a %s", op, typeName(v))
+}
+
 // popMark returns the items pushed since the last MARK and restores the stack below it.
 func (u *unpickler) popMark() ([]any, error) {
 	if len(u.marks) == 0 {
@@ -314,13 +345,11 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(tuple(items))
 	case 0x85, 0x86, 0x87: // TUPLE1..3
-		n := int(op - 0x84)
-		if len(u.stack) < n {
-			return errors.New("pickle stack underflow")
+		items, err := u.popN(int(op - 0x84))
+		if err != nil {
+			return err
 		}
-		t := append(tuple(nil), u.stack[len(u.stack)-n:]...)
-		u.stack = u.stack[:len(u.stack)-n]
-		u.push(t)
+		u.push(tuple(items))
 	case 'l': // LIST
 		items, err := u.popMark()
 		if err != nil {
@@ -337,66 +366,18 @@ func (u *unpickler) step(op byte) error {
 			return err
 		}
 		u.push(d)
-	case 'a': // APPEND
-		v, err := u.pop()
+	case 'a', 's': // APPEND, SETITEM: the top item or key and value
+		items, err := u.popN(map[byte]int{'a': 1, 's': 2}[op])
 		if err != nil {
 			return err
 		}
-		l, err := u.top()
-		if err != nil {
-			return err
-		}
-		ll, ok := l.(*list)
-		if !ok {
-			return fmt.Errorf("APPEND to %T", l)
-		}
-		ll.items = append(ll.items, v)
-	case 'e': // APPENDS
+		return u.addTo(op, items)
+	case 'e', 'u': // APPENDS, SETITEMS: the items since the last mark
 		items, err := u.popMark()
 		if err != nil {
 			return err
 		}
-		l, err := u.top()
-		if err != nil {
-			return err
-		}
-		ll, ok := l.(*list)
-		if !ok {
-			return fmt.Errorf("APPENDS to %T", l)
-		}
-		ll.items = append(ll.items, items...)
-	case 's': // SETITEM
-		v, err := u.pop()
-		if err != nil {
-			return err
-		}
-		k, err := u.pop()
-		if err != nil {
-			return err
-		}
-		d, err := u.top()
-		if err != nil {
-			return err
-		}
-		dd, ok := d.(*dict)
-		if !ok {
-			return fmt.Errorf("SETITEM on %T", d)
-		}
-		return dd.set(k, v)
-	case 'u': // SETITEMS
-		items, err := u.popMark()
-		if err != nil {
-			return err
-		}
-		d, err := u.top()
-		if err != nil {
-			return err
-		}
-		dd, ok := d.(*dict)
-		if !ok {
-			return fmt.Errorf("SETITEMS on %T", d)
-		}
-		return setItems(dd, items)
+		return u.addTo(op, items)
 	case 'Q': // BINPERSID
 		pid, err := u.pop()
 		if err != nil {

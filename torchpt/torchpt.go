@@ -274,6 +274,10 @@ func typeName(v any) string {
 		return "tuple"
 	case *Tensor:
 		return "single tensor"
+	case *dict:
+		return "dict"
+	case global:
+		return "Python global"
 	case nil:
 		return "None"
 	}

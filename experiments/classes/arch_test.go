@@ -313,13 +313,7 @@ func writeVanilla(t *testing.T, c int, in, out, g [][]float32, d, ff int, cfg ma
 func TestVanillaLayouts(t *testing.T) {
 	const layers, d, ff = 2, 16, 24
 	rng := rand.New(rand.NewPCG(8, 8))
-	randm := func(n int, off float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64() + off)
-		}
-		return v
-	}
+	randm := func(n int, off float64) []float32 { return normals(rng, n, off) }
 	var in, out, ones, g, prein, cin, cout [][]float32
 	centred := func(m []float32) []float32 { // each row minus its mean, in float64
 		c := make([]float32, len(m))
@@ -517,13 +511,7 @@ func TestBERT(t *testing.T) {
 func TestVanillaGGUF(t *testing.T) {
 	const layers, d, ff = 2, 16, 24
 	rng := rand.New(rand.NewPCG(9, 9))
-	randm := func(n int, off float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64() + off)
-		}
-		return v
-	}
+	randm := func(n int, off float64) []float32 { return normals(rng, n, off) }
 	var in, out, g [][]float32
 	for range layers {
 		in, out, g = append(in, randm(ff*d, 0.2)), append(out, randm(ff*d, -0.1)), append(g, randm(d, 1))
@@ -620,4 +608,13 @@ func TestTorchStateDict(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "state.pth") || !strings.Contains(err.Error(), "mingpt") {
 		t.Fatalf("state dict of no known layout: error %v", err)
 	}
+}
+
+// normals are n draws of N(off, 1) as float32.
+func normals(rng *rand.Rand, n int, off float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64() + off)
+	}
+	return v
 }
