@@ -722,7 +722,6 @@ bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
             return on_swiglu(h, t, layer, a < 2);
         }
     }
-    int layer;
     // ggml-cuda fuses the up and gate products of a single row (ne[1] == 1: a generation step, a last
     // layer with one output row) into the GLU kernel and then never writes them, so the hook above would
     // read stale gate and up values; asking for them ends a graph piece at each, which prevents the fusion.
@@ -730,7 +729,7 @@ bool wcos_hooks_eval(struct ggml_tensor *t, bool ask, void *user_data) {
     // A non-gated MLP's pre-activation (ffn_up, then ffn_up_b where there is a bias) is saved when it is
     // computed: its activation then overwrites it in place.
     bool pre = true;
-    layer = parse_node(t->name, "ffn_up");
+    int layer = parse_node(t->name, "ffn_up");
     if (layer < 0) layer = parse_node(t->name, "ffn_up_b");
     if (layer < 0) {
         layer = parse_node(t->name, "ffn_gate");
