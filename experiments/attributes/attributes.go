@@ -189,7 +189,8 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer m.Close()
-	if err := lensKnown(cfg.Model, m.RMSNorm()); err != nil {
+	fold, err := hasFinalNormWeight(cfg.Model)
+	if err != nil {
 		return nil, err
 	}
 	nl, d := m.NLayer(), m.NEmbd()
@@ -230,13 +231,17 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Facts, err)
 	}
-	wu, emb, err := readUnembedding(cfg.Model, m.VocabSize(), d, m.RMSNorm())
+	wu, emb, err := readUnembedding(cfg.Model, m.VocabSize(), d, fold)
 	if err != nil {
 		return nil, err
 	}
-	sum.Lens = "resid centred along d_model · W_U (LayerNorm model)"
-	if m.RMSNorm() {
+	switch {
+	case m.RMSNorm():
 		sum.Lens = "resid · (final RMSNorm weight ⊙ W_U) (RMSNorm model)"
+	case fold:
+		sum.Lens = "resid centred along d_model · (final LayerNorm weight ⊙ W_U) (LayerNorm model with a weight)"
+	default:
+		sum.Lens = "resid centred along d_model · W_U (LayerNorm model)"
 	}
 	maxTok := 1
 	for _, p := range preps {
@@ -434,22 +439,21 @@ func prepare(m *bindings.Model, facts []Fact, attrs *Attributes, stop map[string
 // readUnembedding reads W_U as [vocab, d] rows (output.weight, or the token embedding when tied) and
 // the token embedding. For an RMSNorm model (rms) W_U is TransformerLens's processed one: the final
 // norm's weight (output_norm.weight; llama.cpp stores Gemma's as 1 + w) folded in, W_U[v] ⊙ g.
-// lensKnown refuses a model whose final norm is a LayerNorm with a weight (GPT-2-like models):
-// TransformerLens would fold its weight and bias into W_U and b_U, and the lens knows OLMo's weightless
-// LayerNorm and RMSNorms only.
-func lensKnown(path string, rms bool) error {
+// hasFinalNormWeight reports whether the model's final norm has a weight (RMSNorm models, GPT-2-like
+// LayerNorms; not OLMo's).
+func hasFinalNormWeight(path string) (bool, error) {
 	g, err := bindings.OpenGGUF(path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer g.Close()
-	if !rms && g.Has("output_norm.weight") {
-		return fmt.Errorf("%s: the final LayerNorm has a weight (a GPT-2-like model): the logit lens of such models is not implemented", path)
-	}
-	return nil
+	return g.Has("output_norm.weight"), nil
 }
 
-func readUnembedding(path string, vocab, d int, rms bool) (wu, emb []float32, err error) {
+// readUnembedding reads W_U (the output matrix, or the tied embedding) and the embedding; with fold,
+// the final norm's weight g is folded in, g ⊙ W_U, as TransformerLens's fold_ln does (its bias goes
+// into b_U, which the reference's lens, hs @ W_U, leaves out).
+func readUnembedding(path string, vocab, d int, fold bool) (wu, emb []float32, err error) {
 	g, err := bindings.OpenGGUF(path)
 	if err != nil {
 		return nil, nil, err
@@ -460,7 +464,7 @@ func readUnembedding(path string, vocab, d int, rms bool) (wu, emb []float32, er
 	if !tied {
 		names = append(names, "output.weight")
 	}
-	if rms {
+	if fold {
 		names = append(names, "output_norm.weight")
 	}
 	ts, shapes, err := bindings.ReadGGUFTensors(path, names)
@@ -481,7 +485,7 @@ func readUnembedding(path string, vocab, d int, rms bool) (wu, emb []float32, er
 	if !tied {
 		wu = ts["output.weight"]
 	}
-	if rms {
+	if fold {
 		g := ts["output_norm.weight"]
 		folded := make([]float32, len(wu)) // not in place: a tied W_U is the embedding too
 		for i, w := range wu {

@@ -647,19 +647,21 @@ func TestLensKept(t *testing.T) {
 
 // TestLensLastLayer: the lens reads the residual stream as TransformerLens's processed weights do —
 // OLMo's (LayerNorm) rows centred, an RMSNorm model's (random Llama and Gemma-2) W_U with the final norm's
-// weight g folded in, resid · (g ⊙ W_U). The final norm only subtracts the mean (LayerNorm) and
-// divides by a positive number, so at the last layer the lens's top-k must be the model's own logits'.
-// The other readings are not.
+// weight g folded in, resid · (g ⊙ W_U), and a GPT-2's both, centred · (g ⊙ W_U). The final norm only
+// subtracts the mean (LayerNorm), divides by a positive number and multiplies by g (the test GPT-2's
+// final bias is 0), so at the last layer the lens's top-k must be the model's own logits'. The other
+// readings are not.
 func TestLensLastLayer(t *testing.T) {
 	for _, c := range []struct {
 		name, path string
-		rms        bool
+		rms, fold  bool    // an RMSNorm; the final norm has a weight
 		tol        float64 // two ranks may swap where their logits are this close, relative to the largest
 	}{
-		{"tiny-olmo", testmodels.GGUF(t, testmodels.TinyDir(), "f32"), false, 1e-5},
+		{"tiny-olmo", testmodels.GGUF(t, testmodels.TinyDir(), "f32"), false, false, 1e-5},
 		// F16 products in llama.cpp against float32 ones in the lens, and Gemma's soft cap
-		{"llama", testmodels.RMSModel(t, "llama", nil), true, 1e-3},
-		{"gemma2", testmodels.RMSModel(t, "gemma2", nil), true, 1e-3}, // tied W_U, g = 1 + w
+		{"llama", testmodels.RMSModel(t, "llama", nil), true, true, 1e-3},
+		{"gemma2", testmodels.RMSModel(t, "gemma2", nil), true, true, 1e-3}, // tied W_U, g = 1 + w
+		{"gpt2", testmodels.VanillaModel(t, nil), false, true, 1e-5},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := bindings.LoadModel(c.path, bindings.ModelOptions{})
@@ -695,15 +697,19 @@ func TestLensLastLayer(t *testing.T) {
 			}
 			right := &lens{wu: stored, vocab: vocab, d: d, k: k, threads: 1, tok: m, centre: true}
 			wrong := map[string]*lens{"uncentred": {wu: stored, vocab: vocab, d: d, k: k, threads: 1, tok: m}}
-			if c.rms {
+			if fold, err := hasFinalNormWeight(c.path); err != nil || fold != c.fold {
+				t.Fatalf("%s: hasFinalNormWeight %v, %v", c.name, fold, err)
+			}
+			if c.fold {
 				folded, _, err := readUnembedding(c.path, vocab, d, true)
 				if err != nil {
 					t.Fatal(err)
 				}
-				right = &lens{wu: folded, vocab: vocab, d: d, k: k, threads: 1, tok: m}
+				right = &lens{wu: folded, vocab: vocab, d: d, k: k, threads: 1, tok: m, centre: !c.rms}
 				wrong = map[string]*lens{
-					"W_U as stored":   {wu: stored, vocab: vocab, d: d, k: k, threads: 1, tok: m},
-					"folded, centred": {wu: folded, vocab: vocab, d: d, k: k, threads: 1, tok: m, centre: true},
+					"W_U as stored":                       {wu: stored, vocab: vocab, d: d, k: k, threads: 1, tok: m},
+					"W_U as stored, centred":              {wu: stored, vocab: vocab, d: d, k: k, threads: 1, tok: m, centre: true},
+					fmt.Sprint("folded, centred ", c.rms): {wu: folded, vocab: vocab, d: d, k: k, threads: 1, tok: m, centre: c.rms},
 				}
 			}
 			agree := func(got, want []int32, logits []float32) bool {

@@ -65,7 +65,7 @@ func VanillaModel(t testing.TB, zero map[int][]int) string {
 	add("token_embd.weight", 0.5, 0, D, V)
 	add("position_embd.weight", 0.1, 0, D, ctx)
 	add("output_norm.weight", 0.2, 1, D)
-	add("output_norm.bias", 0.1, 0, D)
+	add("output_norm.bias", 0, 0, D) // 0: at the last layer the attributes lens reads the model's own logits
 	add("output.weight", 0.2, 0, D, V)
 	for l := range VanillaLayers {
 		p := fmt.Sprintf("blk.%d.", l)
