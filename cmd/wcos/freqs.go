@@ -176,7 +176,7 @@ func printFreqsSummary(s *freqs.Summary, out string) {
 // outputFlags are freqs' and merge's flags for WriteOutputs (fresh values: cli flags keep state).
 func outputFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "log", Value: true, Usage: "log-scaled y axes in the frequency histograms (freqs.py --log)"},
+		&cli.BoolFlag{Name: "log", Usage: "log-scaled y axes in the frequency histograms, files layers_log and categories_log (freqs.py --log)"},
 		&cli.Uint64Flag{Name: "baseline-seed", Value: freqs.BaselineSeed, Usage: "seed of the random same-layer baselines of the by-class table"},
 	}
 }

@@ -430,6 +430,10 @@ func (o *Outputs) Print(w io.Writer) { io.WriteString(w, o.Table()) }
 
 const freqLabel = "Frequency of gate>0"
 
+// freqBins are the frequency histograms' bins over [0, 1]: matplotlib's default 10, as the paper's
+// figures.
+const freqBins = 10
+
 // writeFigures draws freqs.py's figures: layers, categories and one 2-D histogram grid per cosine or
 // norm against the frequency.
 func (o *Outputs) writeFigures(dir string, s *Summary, freq []float64, res *classes.Result, logY bool, formats []string) ([]string, error) {
@@ -451,7 +455,7 @@ func (o *Outputs) writeFigures(dir string, s *Summary, freq []float64, res *clas
 		layerPanels[l] = plots.HistPanel{Title: fmt.Sprintf("Layer %d", l), Values: freq[l*N : (l+1)*N]}
 	}
 	if err := save(plots.FracHistGrid{Title: fmt.Sprintf("%s by layer in %s (%d tokens)", freqLabel, o.Model, s.Tokens),
-		XLabel: freqLabel, YLabel: yl, Panels: layerPanels, Cols: 4, XRange: [2]float64{0, 1}, LogY: logY}.Figure(), "layers"+suffix); err != nil {
+		XLabel: freqLabel, YLabel: yl, Panels: layerPanels, Cols: 4, XRange: [2]float64{0, 1}, LogY: logY, Bins: freqBins}.Figure(), "layers"+suffix); err != nil {
 		return files, err
 	}
 
@@ -471,7 +475,7 @@ func (o *Outputs) writeFigures(dir string, s *Summary, freq []float64, res *clas
 		title += "\nno neurons: " + strings.Join(empty, ", ")
 	}
 	if err := save(plots.FracHistGrid{Title: title, XLabel: freqLabel, YLabel: yl, Panels: catPanels, Cols: 2,
-		XRange: [2]float64{0, 1}, LogY: logY, PanelSize: 2.8 * vg.Inch}.Figure(), "categories"+suffix); err != nil {
+		XRange: [2]float64{0, 1}, LogY: logY, Bins: freqBins, PanelSize: 2.8 * vg.Inch}.Figure(), "categories"+suffix); err != nil {
 		return files, err
 	}
 

@@ -113,7 +113,8 @@ func TestWriteOutputs(t *testing.T) {
 	t.Log("\n" + o.Table())
 
 	want := []string{"summary.safetensors", "neurons.parquet", "neurons.csv", "freqs_by_class.csv", "freqs_by_class.md"}
-	for _, f := range []string{"layers_log", "categories_log", "linout", "gateout", "gatelin", "norm_gate", "norm_in_out"} {
+	for _, f := range []string{"layers_log", "categories_log", "linout", "gateout", "gatelin", "norm_gate", "norm_in_out",
+		"linout_all_layers", "norm_gate_all_layers", "linout_0_3_7"} {
 		want = append(want, f+".png", f+".svg")
 	}
 	for _, f := range want {
