@@ -193,6 +193,7 @@ type Spec struct {
 	Class    classes.Class
 	Size     Size
 	Baseline bool
+	Seed     int64 // the random seed; 0: the reference's Seed
 }
 
 // Name is the reference's folder name of the set (not of its baseline): the class name, followed by
@@ -269,7 +270,7 @@ func Select(g Grid, spec Spec) (*Selection, error) {
 	if len(members) == 0 {
 		return nil, fmt.Errorf("class %s has no neurons in this model", spec.Class)
 	}
-	r := pyrandom.New(Seed)
+	r := pyrandom.New(cmp.Or(spec.Seed, Seed))
 	sel.Neurons = members
 	k := -1
 	switch sz := spec.Size; sz.Kind {

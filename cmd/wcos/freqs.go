@@ -25,7 +25,7 @@ count, the means of post, gate, in and swish, and the top-k tokens by |post| wit
 [k, layer, neuron] tensors; numpy/torch read it) and DIR/run.json, then beside them (paper-spec §6.2):
 neurons.parquet/.csv (one row per neuron with its RW class and per-quadrant frequency and means, as the
 GLUScope dataset), freqs_by_class.csv/.md (mean frequency of gate>0 per RW class against a random
-same-layer baseline, seeded by --baseline-seed) and the figures layers, categories, linout, gateout,
+same-layer baseline drawn as the reference draws it, Python's random after random.seed(--baseline-seed)) and the figures layers, categories, linout, gateout,
 gatelin, norm_gate and norm_in_out (per layer, the frequency against the cosine or norm with an OLS line
 of it on the frequency, as the paper's figure), each also with all layers pooled (<name>_all_layers),
 and linout_<first>_<middle>_<last> (the reference's selected layers, 0 15 31 for OLMo-7B); PNG and SVG.
@@ -88,7 +88,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			info.Options["log"], info.Options["baseline_seed"] = c.Bool("log"), c.Uint64("baseline-seed")
+			info.Options["log"], info.Options["baseline_seed"] = c.Bool("log"), c.Int64("baseline-seed")
 			if err := info.Write(cfg.Out); err != nil {
 				return err
 			}
@@ -177,14 +177,14 @@ func printFreqsSummary(s *freqs.Summary, out string) {
 func outputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "log", Usage: "log-scaled y axes in the frequency histograms, files layers_log and categories_log (freqs.py --log)"},
-		&cli.Uint64Flag{Name: "baseline-seed", Value: freqs.BaselineSeed, Usage: "seed of the random same-layer baselines of the by-class table"},
+		&cli.Int64Flag{Name: "baseline-seed", Value: freqs.BaselineSeed, Usage: "random.seed of the same-layer baselines of the by-class table (Python's generator; the reference's 2512800 draws its neurons)"},
 	}
 }
 
 // writeFreqsOutputs adds neurons.parquet/.csv, freqs_by_class.csv/.md and the figures beside the
 // summary and prints the by-class table.
 func writeFreqsOutputs(c *cli.Context, out string, s *freqs.Summary, model, sha string) error {
-	o, err := freqs.WriteOutputs(out, s, model, freqs.OutputOptions{LogY: c.Bool("log"), Seed: c.Uint64("baseline-seed"), ModelSHA256: sha})
+	o, err := freqs.WriteOutputs(out, s, model, freqs.OutputOptions{LogY: c.Bool("log"), Seed: c.Int64("baseline-seed"), ModelSHA256: sha})
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"iter"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,21 +16,22 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/wcos-dev/wcos/experiments/classes"
+	"github.com/wcos-dev/wcos/hooks"
 	"github.com/wcos-dev/wcos/internal/atomicfile"
 	"github.com/wcos-dev/wcos/internal/table"
+	"github.com/wcos-dev/wcos/neuronsets"
 	"github.com/wcos-dev/wcos/plots"
 )
 
-// BaselineSeed seeds the random same-layer baselines; it is the reference's random.seed(2512800)
-// (paper-spec §3). The stream is Go's PCG, not Python's Mersenne Twister, so the sampled neurons
-// differ from the reference's while following the same rule.
-const BaselineSeed = 2512800
+// BaselineSeed seeds the random same-layer baselines: the reference's random.seed(2512800) (paper-spec
+// §3), drawn with Python's generator (internal/pyrandom), so the baselines are the reference's.
+const BaselineSeed = neuronsets.Seed
 
 // OutputOptions control WriteOutputs.
 type OutputOptions struct {
 	Formats []string // figure formats; nil = png, svg; empty non-nil = no figures
 	LogY    bool     // log-scaled histogram y axes (freqs.py --log; file names get "_log")
-	Seed    uint64   // baseline seed; 0 = BaselineSeed
+	Seed    int64    // baseline seed; 0 = BaselineSeed
 	// ModelSHA256, if set, must equal the summary's model_sha256: classes of another model would be
 	// silently wrong.
 	ModelSHA256 string
@@ -51,7 +51,7 @@ type ClassFreq struct {
 type Outputs struct {
 	Model   string
 	ByClass []ClassFreq
-	Seed    uint64
+	Seed    int64
 	Files   []string // relative to the output folder
 }
 
@@ -120,53 +120,36 @@ func (s *Summary) FreqGatePos() []float64 {
 	return out
 }
 
-// RandomBaseline is the reference's random_baseline (paper-spec §3): for every layer with c > 0
-// selected neurons, c neurons of that layer outside the selection, or all of them when c ≥ d_mlp/2.
-// selected is [layer·nff + neuron]; the result is ascending flat indices.
-func RandomBaseline(selected []bool, nLayer, nff int, rng *rand.Rand) []int {
-	var out []int
-	for l := 0; l < nLayer; l++ {
-		var c int
-		var others []int
-		for n := 0; n < nff; n++ {
-			if selected[l*nff+n] {
-				c++
-			} else {
-				others = append(others, l*nff+n)
-			}
-		}
-		if c == 0 {
-			continue
-		}
-		if 2*c < nff && c < len(others) {
-			rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
-			others = others[:c]
-			slices.Sort(others)
-		}
-		out = append(out, others...)
-	}
-	return out
-}
-
 // ByClass computes the frequencies-by-class table: per class the mean of freq over its neurons and
-// over its random same-layer baseline. The generator is re-seeded for every class, as the reference
-// re-seeds in every neuron_choice call, so a class's baseline does not depend on the other classes.
-func ByClass(freq []float64, cls []classes.Class, nLayer, nff int, seed uint64) []ClassFreq {
-	if seed == 0 {
-		seed = BaselineSeed
+// over its random same-layer baseline, drawn as the reference's freqs.py draws it — neuron_choice of
+// the whole class, i.e. random_baseline after random.seed(seed) with Python's generator
+// (neuronsets.Select), re-seeded for every class — so with the reference's seed the baseline neurons
+// are the reference's. A class whose baseline cannot be drawn keeps an empty one.
+func ByClass(freq []float64, cls []classes.Class, nLayer, nff int, seed int64) []ClassFreq {
+	grid := make(neuronsets.Grid, nLayer)
+	for l := range grid {
+		grid[l] = cls[l*nff : (l+1)*nff]
+	}
+	flat := func(ns []hooks.Neuron) []int {
+		out := make([]int, len(ns))
+		for i, n := range ns {
+			out[i] = n.Layer*nff + n.Index
+		}
+		slices.Sort(out)
+		return out
 	}
 	var out []ClassFreq
 	for _, c := range classes.AllClasses() {
-		sel := make([]bool, len(cls))
 		row := ClassFreq{Class: c}
 		for i, k := range cls {
 			if k == c {
-				sel[i] = true
 				row.Idx = append(row.Idx, i)
 			}
 		}
 		row.Neurons = len(row.Idx)
-		row.BaselineIdx = RandomBaseline(sel, nLayer, nff, rand.New(rand.NewPCG(seed, 0)))
+		if sel, err := neuronsets.Select(grid, neuronsets.Spec{Class: c, Baseline: true, Seed: seed}); err == nil {
+			row.BaselineIdx = flat(sel.Baseline)
+		}
 		row.True, row.Baseline = meanAt(freq, row.Idx), meanAt(freq, row.BaselineIdx)
 		out = append(out, row)
 	}

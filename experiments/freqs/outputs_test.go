@@ -3,7 +3,6 @@ package freqs
 import (
 	"encoding/csv"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,14 +13,18 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/wcos-dev/wcos/experiments/classes"
+	"github.com/wcos-dev/wcos/neuronsets"
 	"github.com/wcos-dev/wcos/safetensors"
 )
 
+// TestRandomBaselineRule: ByClass's baselines follow the reference's random_baseline (per layer with
+// c class neurons, c others when c < d_mlp/2, else all others), are disjoint from the class, and are
+// the neurons neuronsets.Select draws with Python's generator (checked against CPython there).
 func TestRandomBaselineRule(t *testing.T) {
 	cases := []struct {
 		name string
 		nff  int
-		sel  []int // selected neurons per layer (the first k of the layer)
+		sel  []int // weakening neurons per layer (the first k of the layer)
 		want []int // baseline size per layer
 	}{
 		{"c < d/2 samples c", 10, []int{2, 4}, []int{2, 4}},
@@ -34,29 +37,43 @@ func TestRandomBaselineRule(t *testing.T) {
 	}
 	for _, c := range cases {
 		L := len(c.sel)
-		sel := make([]bool, L*c.nff)
+		cls := make([]classes.Class, L*c.nff)
+		for i := range cls {
+			cls[i] = classes.OrthogonalOutput
+		}
 		for l, k := range c.sel {
 			for n := 0; n < k; n++ {
-				sel[l*c.nff+n] = true
+				cls[l*c.nff+n] = classes.Weakening
 			}
 		}
-		got := RandomBaseline(sel, L, c.nff, rand.New(rand.NewPCG(1, 2)))
-		if !slices.IsSorted(got) {
-			t.Errorf("%s: baseline %v not ascending", c.name, got)
-		}
+		freq := make([]float64, len(cls))
+		row := ByClass(freq, cls, L, c.nff, 0)[classes.Weakening]
+		got := row.BaselineIdx
 		per := make([]int, L)
 		for _, i := range got {
-			if sel[i] {
+			if cls[i] == classes.Weakening {
 				t.Errorf("%s: baseline neuron %d.%d is in the class", c.name, i/c.nff, i%c.nff)
 			}
 			per[i/c.nff]++
 		}
-		if !slices.Equal(per, c.want) {
-			t.Errorf("%s: baseline sizes per layer %v, want %v", c.name, per, c.want)
+		if !slices.IsSorted(got) || !slices.Equal(per, c.want) {
+			t.Errorf("%s: baseline %v, sizes per layer %v, want ascending with %v", c.name, got, per, c.want)
 		}
-		again := RandomBaseline(sel, L, c.nff, rand.New(rand.NewPCG(1, 2)))
-		if !slices.Equal(got, again) {
-			t.Errorf("%s: same seed gave %v then %v", c.name, got, again)
+		grid := make(neuronsets.Grid, L)
+		for l := range grid {
+			grid[l] = cls[l*c.nff : (l+1)*c.nff]
+		}
+		sel, err := neuronsets.Select(grid, neuronsets.Spec{Class: classes.Weakening, Baseline: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []int
+		for _, n := range sel.Baseline {
+			want = append(want, n.Layer*c.nff+n.Index)
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) && len(got)+len(want) > 0 {
+			t.Errorf("%s: baseline %v, the reference's draw %v", c.name, got, want)
 		}
 	}
 }
