@@ -23,7 +23,7 @@ layer, neuron and quadrant gate±/in± (strict signs; in = s_n·up with refactor
 count, the means of post, gate, in and swish, and the top-k tokens by |post| with (row, position)
 (paper-spec §6.1, the neuroscope/GLUScope summary). Writes DIR/summary.safetensors ([layer, neuron] and
 [k, layer, neuron] tensors; numpy/torch read it) and DIR/run.json, then beside them (paper-spec §6.2):
-neurons.parquet/.csv (one row per neuron with its RW class and per-quadrant frequency and means, as the
+neurons.parquet/.csv (one row per neuron with its RW class and per-quadrant frequency and means, columns named as the
 GLUScope dataset), freqs_by_class.csv/.md (mean frequency of gate>0 per RW class against a random
 same-layer baseline drawn as the reference draws it, Python's random after random.seed(--baseline-seed)) and the figures layers, categories, linout, gateout,
 gatelin, norm_gate and norm_in_out (per layer, the frequency against the cosine or norm with an OLS line

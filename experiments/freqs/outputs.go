@@ -55,33 +55,34 @@ type Outputs struct {
 	Files   []string // relative to the output folder
 }
 
-// outNeuronRow is neurons.parquet: the GLUScope dataset's layout (one row per neuron, keys joined with
-// "_", sums reported as means) plus the RW class. Quadrant means are in the summary's sign convention
-// (in = s_n·up when refactored).
+// outNeuronRow is neurons.parquet: the GLUScope dataset's layout (one row per neuron, its summary keys
+// joined with "_" and sums reported as means: gate+_in+_hook_post_mean, hook_pre = gate,
+// hook_pre_linear = in) plus the RW class; the top-k lists stay in summary.safetensors. Quadrant means
+// are in the summary's sign convention (in = s_n·up when refactored).
 type outNeuronRow struct {
 	Layer       int32   `parquet:"layer"`
 	Neuron      int32   `parquet:"neuron"`
 	Class       string  `parquet:"class,dict"`
 	FreqGatePos float64 `parquet:"freq_gate_pos"`
 	PPFreq      float64 `parquet:"gate+_in+_freq"`
-	PPPost      float64 `parquet:"gate+_in+_post_mean"`
-	PPGate      float64 `parquet:"gate+_in+_gate_mean"`
-	PPIn        float64 `parquet:"gate+_in+_in_mean"`
+	PPPost      float64 `parquet:"gate+_in+_hook_post_mean"`
+	PPGate      float64 `parquet:"gate+_in+_hook_pre_mean"`
+	PPIn        float64 `parquet:"gate+_in+_hook_pre_linear_mean"`
 	PPSwish     float64 `parquet:"gate+_in+_swish_mean"`
 	PMFreq      float64 `parquet:"gate+_in-_freq"`
-	PMPost      float64 `parquet:"gate+_in-_post_mean"`
-	PMGate      float64 `parquet:"gate+_in-_gate_mean"`
-	PMIn        float64 `parquet:"gate+_in-_in_mean"`
+	PMPost      float64 `parquet:"gate+_in-_hook_post_mean"`
+	PMGate      float64 `parquet:"gate+_in-_hook_pre_mean"`
+	PMIn        float64 `parquet:"gate+_in-_hook_pre_linear_mean"`
 	PMSwish     float64 `parquet:"gate+_in-_swish_mean"`
 	MPFreq      float64 `parquet:"gate-_in+_freq"`
-	MPPost      float64 `parquet:"gate-_in+_post_mean"`
-	MPGate      float64 `parquet:"gate-_in+_gate_mean"`
-	MPIn        float64 `parquet:"gate-_in+_in_mean"`
+	MPPost      float64 `parquet:"gate-_in+_hook_post_mean"`
+	MPGate      float64 `parquet:"gate-_in+_hook_pre_mean"`
+	MPIn        float64 `parquet:"gate-_in+_hook_pre_linear_mean"`
 	MPSwish     float64 `parquet:"gate-_in+_swish_mean"`
 	MMFreq      float64 `parquet:"gate-_in-_freq"`
-	MMPost      float64 `parquet:"gate-_in-_post_mean"`
-	MMGate      float64 `parquet:"gate-_in-_gate_mean"`
-	MMIn        float64 `parquet:"gate-_in-_in_mean"`
+	MMPost      float64 `parquet:"gate-_in-_hook_post_mean"`
+	MMGate      float64 `parquet:"gate-_in-_hook_pre_mean"`
+	MMIn        float64 `parquet:"gate-_in-_hook_pre_linear_mean"`
 	MMSwish     float64 `parquet:"gate-_in-_swish_mean"`
 }
 
@@ -98,7 +99,7 @@ func (r *outNeuronRow) quadrantValues() [4][5]*float64 {
 func outNeuronColumns() []string {
 	cols := []string{"layer", "neuron", "class", "freq_gate_pos"}
 	for _, q := range Quadrants {
-		cols = append(cols, q+"_freq", q+"_post_mean", q+"_gate_mean", q+"_in_mean", q+"_swish_mean")
+		cols = append(cols, q+"_freq", q+"_hook_post_mean", q+"_hook_pre_mean", q+"_hook_pre_linear_mean", q+"_swish_mean")
 	}
 	return cols
 }
