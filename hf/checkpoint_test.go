@@ -7,13 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wcos-dev/wcos/internal/torchfixture"
 )
 
-// minGPT is torchpt's test archive, written by torch 1.13, and what torch printed of its tensors.
-var (
-	minGPTArchive = filepath.Join("..", "torchpt", "testdata", "mingpt.pth")
-	minGPTValues  = filepath.Join("..", "torchpt", "testdata", "mingpt.json")
-)
+// minGPTArchive is torchpt's test archive, written by torch 1.13.
+var minGPTArchive = torchfixture.Path("mingpt.pth")
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
@@ -30,17 +29,7 @@ func copyFile(t *testing.T, from, to string) {
 // pytorch_model.bin.index.json) gives torch's own values and shapes; OpenFile reads the archive alone.
 // An index naming a tensor the shard lacks is refused.
 func TestPytorchModelBin(t *testing.T) {
-	b, err := os.ReadFile(minGPTValues)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want map[string]struct {
-		Shape  []int64   `json:"shape"`
-		Values []float64 `json:"values"`
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := torchfixture.Values(t, "mingpt.json")
 	plain, indexed := t.TempDir(), t.TempDir()
 	for _, dir := range []string{plain, indexed} {
 		copyFile(t, minGPTArchive, filepath.Join(dir, "pytorch_model.bin"))
@@ -85,7 +74,7 @@ func TestPytorchModelBin(t *testing.T) {
 		ck.Close()
 	}
 	// torch.save's legacy format (before torch 1.6), read alone.
-	legacy, err := OpenFile(filepath.Join("..", "torchpt", "testdata", "legacy.pth"))
+	legacy, err := OpenFile(torchfixture.Path("legacy.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package torchpt
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,28 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wcos-dev/wcos/internal/torchfixture"
 	"github.com/wcos-dev/wcos/safetensors"
 )
-
-// want is state.json: what torch itself printed for each tensor of the archives.
-type want struct {
-	DType  string    `json:"dtype"`
-	Shape  []int64   `json:"shape"`
-	Values []float64 `json:"values"`
-}
-
-func readWant(t *testing.T, name string) map[string]want {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w map[string]want
-	if err := json.Unmarshal(b, &w); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
 
 // values decodes raw little-endian elements of dtype as float64.
 func values(t *testing.T, dtype string, raw []byte) []float64 {
@@ -80,7 +60,7 @@ func values(t *testing.T, dtype string, raw []byte) []float64 {
 // shape and values equal torch's own, bit for bit, including strided and offset views of one storage,
 // a scalar, an empty tensor and an nn.Parameter; the non-tensor entry is skipped; order is kept.
 func TestStateDict(t *testing.T) {
-	ws := readWant(t, "state.json")
+	ws := torchfixture.Values(t, "state.json")
 	order := []string{"w", "w_t", "w_rows", "w_col", "f16", "bf16", "f64", "i64", "i32", "u8", "bool", "scalar", "empty", "param"}
 	for _, file := range []string{"state.pth", "state_p4.pth", "legacy.pth"} {
 		f, err := Open(filepath.Join("testdata", file))

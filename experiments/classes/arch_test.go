@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ollama/ollama/convert"
+	"github.com/wcos-dev/wcos/internal/torchfixture"
 	"github.com/wcos-dev/wcos/safetensors"
 )
 
@@ -570,25 +571,10 @@ func TestVanillaGGUF(t *testing.T) {
 // tensors (torch's own printout of them) in a Hugging Face directory of model type mingpt, under TL
 // and raw. A state dict of no known layout is refused, naming the file.
 func TestTorchStateDict(t *testing.T) {
-	const archive = "../../torchpt/testdata/mingpt.pth"
-	b, err := os.ReadFile("../../torchpt/testdata/mingpt.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vals map[string]struct {
-		Shape  []int64   `json:"shape"`
-		Values []float64 `json:"values"`
-	}
-	if err := json.Unmarshal(b, &vals); err != nil {
-		t.Fatal(err)
-	}
+	archive := torchfixture.Path("mingpt.pth")
 	var ts []safetensors.Tensor
-	for name, v := range vals {
-		f := make([]float32, len(v.Values))
-		for i, x := range v.Values {
-			f[i] = float32(x)
-		}
-		ts = append(ts, safetensors.F32(name, v.Shape, f))
+	for name, v := range torchfixture.Values(t, "mingpt.json") {
+		ts = append(ts, safetensors.F32(name, v.Shape, v.Float32()))
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type": "mingpt"}`), 0o644); err != nil {
@@ -604,7 +590,7 @@ func TestTorchStateDict(t *testing.T) {
 		}
 		sameResult(t, "torch vs hf ("+string(proc)+")", a, h)
 	}
-	_, err = Open("../../torchpt/testdata/state.pth")
+	_, err := Open(torchfixture.Path("state.pth"))
 	if err == nil || !strings.Contains(err.Error(), "state.pth") || !strings.Contains(err.Error(), "mingpt") {
 		t.Fatalf("state dict of no known layout: error %v", err)
 	}

@@ -1,8 +1,6 @@
 package classes
 
 import (
-	"bytes"
-	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -59,22 +57,13 @@ func writeArchGGUF(tb testing.TB, path, arch string, layers, d, ff int, ts []mlp
 		arch + ".feed_forward_length": uint32(ff)}
 	var gts []*ggml.Tensor
 	for _, t := range ts {
-		var b bytes.Buffer
-		binary.Write(&b, binary.LittleEndian, t.v)
 		shape := make([]uint64, len(t.shape))
 		for i, s := range t.shape {
 			shape[len(shape)-1-i] = uint64(s) // ggml ne order
 		}
-		gts = append(gts, &ggml.Tensor{Name: t.name, Kind: 0, Shape: shape, WriterTo: bytes.NewReader(b.Bytes())})
+		gts = append(gts, testmodels.F32Tensor(t.name, shape, t.v))
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	if err := ggml.WriteGGUF(f, kv, gts); err != nil {
-		tb.Fatal(err)
-	}
+	testmodels.WriteGGUF(tb, path, kv, gts)
 }
 
 var (

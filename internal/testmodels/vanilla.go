@@ -58,7 +58,7 @@ func VanillaModel(t testing.TB, zero map[int][]int) string {
 		for i := range v {
 			v[i] = float32(rng.NormFloat64()*s + off)
 		}
-		ts = append(ts, &ggml.Tensor{Name: name, Kind: 0, Shape: ne, WriterTo: f32Writer(v)})
+		ts = append(ts, F32Tensor(name, ne, v))
 		return v
 	}
 	D, FF := uint64(d), uint64(ff)
@@ -89,22 +89,33 @@ func VanillaModel(t testing.TB, zero map[int][]int) string {
 		add(p+"ffn_down.bias", 0.05, 0, D)
 	}
 	path := filepath.Join(t.TempDir(), "gpt2.gguf")
-	out, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	if err := ggml.WriteGGUF(out, kv, ts); err != nil {
-		t.Fatal(err)
-	}
+	WriteGGUF(t, path, kv, ts)
 	return path
 }
 
-// f32Writer writes v as little-endian float32 (at write time, so later edits of v count).
+// F32Tensor is an F32 tensor of ggml shape ne (ne[0] fastest) for WriteGGUF. The values are encoded
+// when it is written, so edits of v until then count.
+func F32Tensor(name string, ne []uint64, v []float32) *ggml.Tensor {
+	return &ggml.Tensor{Name: name, Kind: 0, Shape: ne, WriterTo: f32Writer(v)}
+}
+
 type f32Writer []float32
 
 func (v f32Writer) WriteTo(w io.Writer) (int64, error) {
 	var b bytes.Buffer
 	binary.Write(&b, binary.LittleEndian, []float32(v))
 	return b.WriteTo(w)
+}
+
+// WriteGGUF writes kv and ts to path with ollama's Go writer.
+func WriteGGUF(tb testing.TB, path string, kv ggml.KV, ts []*ggml.Tensor) {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if err := ggml.WriteGGUF(f, kv, ts); err != nil {
+		tb.Fatal(err)
+	}
 }
